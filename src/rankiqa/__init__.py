@@ -1,0 +1,21 @@
+"""rankiqa: no-reference image quality assessment that learns from rankings (RankIQA)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_model", "score"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rankiqa.inference import load_model, score
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import rankiqa` stays cheap (no torch import) for the CLI's --help.
+    if name in ("load_model", "score"):
+        from rankiqa import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'rankiqa' has no attribute {name!r}")

@@ -1,0 +1,65 @@
+"""The ``rankiqa`` command: a thin argparse front end over the library API.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
+``run(args) -> int``. Modules import heavy libraries (torch) inside ``run`` so that
+``rankiqa --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from rankiqa import __version__
+from rankiqa.errors import UserError
+
+#: subcommand name -> module under rankiqa.cli
+SUBCOMMANDS: dict[str, str] = {
+    "distort": "distort",
+    "train-rank": "train_rank",
+    "datasets": "datasets",
+    "finetune": "finetune",
+    "evaluate": "evaluate",
+    "score": "score",
+    "export": "export",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rankiqa",
+        description="No-reference image quality assessment that learns from rankings (RankIQA).",
+    )
+    parser.add_argument("--version", action="version", version=f"rankiqa {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMANDS.values():
+        try:
+            module = importlib.import_module(f"rankiqa.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"rankiqa.cli.{module_name}":
+                continue  # subcommand not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"rankiqa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rankiqa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

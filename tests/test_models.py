@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from rankiqa.errors import UserError
+from rankiqa.models import BACKBONES, build_model, model_from_config
+
+
+@pytest.mark.parametrize("name", ["shallow", "alexnet", "resnet18", "mobilenet_v3_small"])
+@pytest.mark.parametrize("head", ["paper", "compact"])
+def test_one_score_per_image(name, head):
+    model = build_model(name, head).eval()
+    size = model.input_size
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, size, size))
+    assert out.shape == (2,)
+    assert torch.isfinite(out).all()
+
+
+def test_compact_head_accepts_any_size():
+    model = build_model("alexnet", "compact").eval()
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 300, 411)).shape == (1,)
+
+
+def test_local_backbone_weights_roundtrip(tmp_path):
+    source = build_model("alexnet")
+    path = tmp_path / "features.pth"
+    torch.save({f"features.{k}": v for k, v in source.backbone.state_dict().items()}, path)
+    loaded = build_model("alexnet", backbone_weights=path)
+    for key, value in source.backbone.state_dict().items():
+        assert torch.equal(loaded.backbone.state_dict()[key], value)
+
+
+def test_wrong_weights_file_is_a_user_error(tmp_path):
+    path = tmp_path / "bad.pth"
+    torch.save(build_model("shallow").backbone.state_dict(), path)
+    with pytest.raises(UserError, match="bad.pth"):
+        build_model("alexnet", backbone_weights=path)
+    with pytest.raises(UserError, match="not found"):
+        build_model("alexnet", backbone_weights=tmp_path / "missing.pth")
+
+
+def test_config_rebuilds_architecture():
+    model = build_model("resnet18", "paper")
+    clone = model_from_config(model.config)
+    assert clone.state_dict().keys() == model.state_dict().keys()
+
+
+def test_head_gets_larger_learning_rate():
+    model = build_model("shallow")
+    groups = model.parameter_groups(1e-4, head_lr_mult=10)
+    assert [g["lr"] for g in groups] == [1e-4, 1e-3]
+    assert set(BACKBONES) >= {"shallow", "alexnet", "vgg16"}
