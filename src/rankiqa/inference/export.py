@@ -1,0 +1,218 @@
+"""Conversions: training checkpoint -> rankiqa model file, model -> ONNX."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rankiqa.errors import UserError
+from rankiqa.inference.model import IQAModel
+from rankiqa.inference.model_file import DEFAULT_SCORE, build_metadata, save_model_file
+
+#: training-argument names that may carry the input protocol in a checkpoint's ``args``
+_INPUT_ARG_KEYS = {"resize": "resize", "test_crops": "test_crops", "crop_size": "crop_size"}
+
+
+def checkpoint_metadata(
+    checkpoint: dict[str, Any],
+    resize: int | None | str = "auto",
+    test_crops: str | None = None,
+    crop_size: int | None = None,
+    name: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    score: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Model-file metadata for a training checkpoint (contract 2 -> contract 5).
+
+    The input protocol comes from the arguments given here, else the checkpoint's ``input``
+    entry or its training ``args`` (``resize``, ``test_crops``, ``crop_size``), else the
+    defaults: native resolution, ``full`` view for the compact head (``center`` otherwise),
+    crop size = the network's input size. ``resize="auto"`` means "not given".
+    """
+    config = dict(checkpoint["model_config"])
+    args = dict(checkpoint.get("args") or {})
+    stored = dict(checkpoint.get("input") or {})
+    for key, arg in _INPUT_ARG_KEYS.items():
+        if key not in stored and arg in args:
+            stored[key] = args[arg]
+    protocol = {
+        "resize": stored.get("resize"),
+        "test_crops": stored.get("test_crops")
+        or ("full" if config.get("head") == "compact" else "center"),
+        "crop_size": stored.get("crop_size") or config.get("input_size", 224),
+    }
+    if resize != "auto":
+        protocol["resize"] = resize
+    if test_crops is not None:
+        protocol["test_crops"] = test_crops
+    if crop_size is not None:
+        protocol["crop_size"] = crop_size
+    score_meta = dict(DEFAULT_SCORE)
+    score_meta.update(checkpoint.get("score") or {})
+    if checkpoint.get("kind") == "rank":
+        score_meta["range"] = None  # ranking-only networks have an arbitrary scale
+    score_meta.update(score or {})
+    training_meta = {
+        "kind": checkpoint.get("kind"),
+        "step": checkpoint.get("step"),
+        "args": _jsonable(args),
+    }
+    training_meta.update(training or {})
+    all_metrics = _jsonable(dict(checkpoint.get("metrics") or {}))
+    all_metrics.update(metrics or {})
+    return build_metadata(config, protocol, score_meta, training_meta, all_metrics, name=name)
+
+
+def _jsonable(value: Any) -> Any:
+    """Checkpoint values as JSON types (tensors become lists / numbers, others strings)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist() if value.numel() < 64 else f"<tensor {tuple(value.shape)}>"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _net_from_checkpoint(checkpoint: dict[str, Any], path: Path) -> nn.Module:
+    from rankiqa.models import model_from_config
+
+    state = checkpoint["model"]
+    if state and all(k.startswith("module.") for k in state):
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+    try:
+        net = model_from_config(checkpoint["model_config"])
+        net.load_state_dict(state)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise UserError(
+            f"{path}: checkpoint weights do not match its model_config ({exc})"
+        ) from None
+    return net.eval()
+
+
+def model_from_checkpoint(path: str | os.PathLike, **metadata_options: Any) -> IQAModel:
+    """An :class:`IQAModel` from a ``train-rank`` / ``finetune`` checkpoint (never unpickles)."""
+    from rankiqa.training.checkpoint import load_checkpoint
+
+    path = Path(path)
+    checkpoint = load_checkpoint(path)
+    metadata_options.setdefault("name", path.stem)
+    metadata = checkpoint_metadata(checkpoint, **metadata_options)
+    return IQAModel(_net_from_checkpoint(checkpoint, path), metadata).eval()
+
+
+def save_model(model: IQAModel, path: str | os.PathLike) -> Path:
+    """Write an :class:`IQAModel` (weights + metadata) as a rankiqa model file."""
+    metadata = dict(model.metadata)
+    metadata["model_config"] = dict(model.net.config)
+    metadata["input"] = model.protocol.to_dict()
+    return save_model_file(path, model.net.state_dict(), metadata)
+
+
+def export_checkpoint(
+    checkpoint_path: str | os.PathLike, out: str | os.PathLike, **metadata_options: Any
+) -> Path:
+    """Convert a training checkpoint into a rankiqa model file at ``out``."""
+    return save_model(model_from_checkpoint(checkpoint_path, **metadata_options), out)
+
+
+def supports_dynamic_size(model: IQAModel) -> bool:
+    """Whether the network accepts any image size in ONNX (the compact head pools globally)."""
+    return model.net.config.get("head") == "compact"
+
+
+def export_onnx(
+    model: IQAModel,
+    out: str | os.PathLike,
+    opset: int = 17,
+    dynamic_size: bool | None = None,
+    height: int | None = None,
+    width: int | None = None,
+) -> Path:
+    """Export ``model.forward`` (scores on the 0–100 scale) to ONNX.
+
+    Input ``image``: float32 N×3×H×W RGB in [0, 1] (prepared with the model's input protocol);
+    output ``score``: N. The batch axis is always dynamic; H and W are dynamic when the head
+    allows it (``compact``), otherwise fixed to the crop size. Uses the TorchScript-based
+    exporter (``dynamo=False``), which needs only the ``onnx`` package.
+    """
+    out = Path(out)
+    if dynamic_size is None:
+        dynamic_size = supports_dynamic_size(model)
+    elif dynamic_size and not supports_dynamic_size(model):
+        raise UserError("this model's head needs a fixed input size; export without dynamic size")
+    size = int(model.protocol.crop_size)
+    example = torch.rand(1, 3, height or size, width or size)
+    axes = {0: "batch"}
+    if dynamic_size:
+        axes.update({2: "height", 3: "width"})
+    model = model.eval()
+    from rankiqa.imageio import atomic_path
+
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            str(tmp),
+            input_names=["image"],
+            output_names=["score"],
+            dynamic_axes={"image": axes, "score": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    _attach_onnx_metadata(out, model)
+    return out
+
+
+def _attach_onnx_metadata(path: Path, model: IQAModel) -> None:
+    """Store the rankiqa metadata JSON in the ONNX model's metadata_props (key ``rankiqa``)."""
+    import json
+
+    import onnx
+
+    proto = onnx.load(str(path))
+    entry = proto.metadata_props.add()
+    entry.key = "rankiqa"
+    entry.value = json.dumps(model.metadata, sort_keys=True)
+    from rankiqa.imageio import write_bytes_atomic
+
+    write_bytes_atomic(path, proto.SerializeToString())
+
+
+def untrained_model(
+    backbone: str = "alexnet",
+    head: str = "compact",
+    input: dict[str, Any] | None = None,
+    score: dict[str, Any] | None = None,
+    seed: int = 0,
+    name: str = "untrained",
+) -> IQAModel:
+    """A randomly initialised :class:`IQAModel` (for tests, timing and ONNX smoke checks).
+
+    Its scores are meaningless; ``metadata["training"]`` says so.
+    """
+    from rankiqa.models import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_model(backbone, head)
+    protocol = {"resize": None, "test_crops": "full", "crop_size": net.input_size}
+    protocol.update(input or {})
+    net.config["input_size"] = int(protocol["crop_size"])
+    metadata = build_metadata(
+        net.config,
+        protocol,
+        score,
+        training={"recipe": f"untrained (random weights, seed {seed})"},
+        name=name,
+    )
+    return IQAModel(net.eval(), metadata).eval()

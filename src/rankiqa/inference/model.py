@@ -1,0 +1,130 @@
+"""``IQAModel``: a quality network plus its metadata (input protocol, score scale)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rankiqa.errors import UserError
+from rankiqa.inference.preprocess import InputProtocol, image_views, to_float_tensor
+from rankiqa.models import QualityNet
+
+ImageLike = Any  # str | PathLike | PIL.Image.Image | np.ndarray | torch.Tensor
+
+
+class IQAModel(nn.Module):
+    """A no-reference quality model: ``forward`` is differentiable, ``score`` is the easy API.
+
+    ``forward(x)`` maps N×3×H×W float RGB tensors in [0, 1] to N scores
+    ``offset + scale * net(x)`` (0–100, higher = better for fine-tuned models). It applies no
+    resizing or cropping, so it can serve as a quality term in a training loss.
+    ``score(x)`` takes paths, PIL images, uint8 arrays or float tensors, applies the model's
+    input protocol (resize, crops, view averaging) and returns plain floats.
+    """
+
+    def __init__(self, net: QualityNet, metadata: dict[str, Any]):
+        super().__init__()
+        self.net = net
+        self.metadata = metadata
+        score = metadata.get("score", {})
+        self.offset = float(score.get("offset", 0.0))
+        self.scale = float(score.get("scale", 1.0))
+        self.protocol = InputProtocol.from_dict(metadata.get("input", {}))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.net.config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x) * self.scale + self.offset
+
+    def extra_repr(self) -> str:
+        return f"name={self.metadata.get('name')!r}, input={self.protocol.to_dict()}"
+
+    # ----------------------------------------------------------------------------- scoring
+    def views(self, image: ImageLike, max_pixels: int | None = None) -> torch.Tensor:
+        """The V×3×h×w views of one image under the model's input protocol."""
+        return image_views(_as_chw(image, max_pixels), self.protocol)
+
+    def score_views(self, views: Sequence[torch.Tensor]) -> list[float]:
+        """Scores of several images given their views (lists of V×3×h×w tensors).
+
+        Views of the same shape are batched together; an image's score is the mean over its
+        views. Runs under ``torch.inference_mode``; the model is put in eval mode.
+        """
+        self.eval()
+        if not views:
+            return []
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, v in enumerate(views):
+            groups.setdefault(tuple(v.shape[1:]), []).append(index)
+        device = _device_of(self)
+        results: list[float] = [0.0] * len(views)
+        with torch.inference_mode():
+            for indices in groups.values():
+                batch = torch.cat([views[i] for i in indices]).to(device)
+                batch = batch.contiguous(memory_format=torch.channels_last)
+                out = self(batch).float().cpu()
+                start = 0
+                for i in indices:
+                    n = views[i].shape[0]
+                    results[i] = float(out[start : start + n].mean())
+                    start += n
+        return results
+
+    def score(
+        self, x: ImageLike | Sequence[ImageLike], batch_size: int = 16
+    ) -> float | list[float]:
+        """Quality score(s) of an image or images.
+
+        ``x`` is a path, a PIL image, a uint8 H×W×3 RGB array, a float 3×H×W tensor in [0, 1]
+        (one image: returns a float), or a list of those / a float B×3×H×W tensor (returns a
+        list of floats). Unreadable files raise :class:`rankiqa.imageio.ImageReadError`.
+        """
+        if isinstance(x, torch.Tensor) and x.dim() == 4:
+            items: Sequence[ImageLike] = list(x)
+            single = False
+        elif isinstance(x, (list, tuple)):
+            items, single = x, False
+        else:
+            items, single = [x], True
+        scores: list[float] = []
+        for start in range(0, len(items), max(1, batch_size)):
+            chunk = items[start : start + batch_size]
+            scores.extend(self.score_views([self.views(item) for item in chunk]))
+        return scores[0] if single else scores
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _as_chw(image: ImageLike, max_pixels: int | None = None) -> torch.Tensor:
+    """Any supported image kind -> float 3×H×W tensor in [0, 1] on the CPU."""
+    from PIL import Image
+
+    from rankiqa.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
+
+    if isinstance(image, (str, os.PathLike)):
+        return to_float_tensor(read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS))
+    if isinstance(image, Image.Image):
+        return to_float_tensor(to_rgb8(image))
+    if isinstance(image, np.ndarray):
+        if image.dtype == np.uint8 and image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        return to_float_tensor(image)
+    if isinstance(image, torch.Tensor):
+        if image.dim() != 3 or image.shape[0] != 3 or not image.is_floating_point():
+            raise UserError(
+                "expected a float 3×H×W (or B×3×H×W) tensor in [0, 1], "
+                f"got {image.dtype} of shape {tuple(image.shape)}"
+            )
+        return image.detach().float().cpu()
+    raise UserError(f"cannot score an object of type {type(image).__name__}")

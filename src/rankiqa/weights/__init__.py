@@ -1,0 +1,1 @@
+"""Packaged model files (``default.safetensors`` is the model used when none is named)."""

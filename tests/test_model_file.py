@@ -1,0 +1,137 @@
+"""Model files: safetensors + JSON metadata, loaded without unpickling."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+from conftest import natural_image
+from rankiqa.errors import UserError
+from rankiqa.inference import load_model, read_metadata, read_model_file, save_model_file
+from rankiqa.inference.api import packaged_models_dir
+from rankiqa.inference.export import export_checkpoint, save_model, untrained_model
+
+TINY_INPUT = {"resize": 200, "test_crops": "center", "crop_size": 192}
+
+
+def tiny_model(seed: int = 0):
+    """A random shallow+compact model (fast; meaningless scores)."""
+    return untrained_model(
+        "shallow", input=TINY_INPUT, score={"offset": 50.0, "scale": 10.0}, seed=seed
+    )
+
+
+def test_roundtrip_keeps_weights_metadata_and_scores(tmp_path: Path, image: np.ndarray) -> None:
+    model = tiny_model()
+    path = save_model(model, tmp_path / "m.safetensors")
+    metadata = read_metadata(path)
+    assert metadata["format"] == "rankiqa-model" and metadata["version"] == 1
+    assert metadata["model_config"]["backbone"] == "shallow"
+    assert metadata["input"] == TINY_INPUT
+    assert metadata["score"]["direction"] == "higher is better"
+    assert metadata["rankiqa_version"]
+    loaded = load_model(path)
+    for key, value in model.net.state_dict().items():
+        assert torch.equal(loaded.net.state_dict()[key], value)
+    assert loaded.score(image) == pytest.approx(model.score(image), abs=1e-6)
+    assert not loaded.training
+
+
+def test_loading_never_unpickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image) -> None:
+    path = save_model(tiny_model(), tmp_path / "m.safetensors")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    model = load_model(str(path))
+    assert isinstance(model.score(image), float)
+
+
+def test_bad_model_files_give_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00\x01 this is not safetensors")
+    with pytest.raises(UserError, match="junk.safetensors"):
+        load_model(junk)
+    from safetensors.torch import save_file
+
+    bare = tmp_path / "bare.safetensors"
+    save_file({"w": torch.zeros(2)}, str(bare))
+    with pytest.raises(UserError, match="without rankiqa metadata"):
+        load_model(bare)
+    state, metadata = read_model_file(save_model(tiny_model(), tmp_path / "ok.safetensors"))
+    wrong = dict(metadata, version=99)
+    other = tmp_path / "v99.safetensors"
+    save_file(state, str(other), metadata={"rankiqa": json.dumps(wrong)})
+    with pytest.raises(UserError, match="version"):
+        load_model(other)
+    with pytest.raises(UserError, match="does not|do not match"):
+        bad = dict(state)
+        bad.pop(next(iter(bad)))
+        save_model_file(tmp_path / "missing_tensor.safetensors", bad, metadata)
+        load_model(tmp_path / "missing_tensor.safetensors")
+    with pytest.raises(UserError, match="test crops"):
+        save_model_file(
+            tmp_path / "x.safetensors", state, dict(metadata, input={"test_crops": "x"})
+        )
+    with pytest.raises(UserError, match="not found|packaged"):
+        load_model("no-such-model")
+
+
+def test_checkpoint_loads_and_exports(tmp_path: Path, image: np.ndarray) -> None:
+    from rankiqa.training.checkpoint import save_checkpoint
+
+    model = tiny_model()
+    ckpt = tmp_path / "best.pt"
+    save_checkpoint(
+        ckpt,
+        {
+            "kind": "finetune",
+            "model_config": model.net.config,
+            "model": model.net.state_dict(),
+            "step": 7,
+            "args": {"resize": 200, "test_crops": "center", "crop_size": 192},
+            "metrics": {"val_srocc": 0.7},
+            "score": {"offset": 50.0, "scale": 10.0},
+        },
+    )
+    from_ckpt = load_model(ckpt)
+    assert from_ckpt.protocol.to_dict() == TINY_INPUT
+    assert from_ckpt.score(image) == pytest.approx(model.score(image), abs=1e-5)
+    out = export_checkpoint(ckpt, tmp_path / "m.safetensors", name="mine", metrics={"note": 1})
+    metadata = read_metadata(out)
+    assert metadata["name"] == "mine"
+    assert metadata["metrics"] == {"val_srocc": 0.7, "note": 1}
+    assert metadata["training"]["kind"] == "finetune" and metadata["training"]["step"] == 7
+    assert load_model(out).score(image) == pytest.approx(model.score(image), abs=1e-5)
+
+
+def test_untrained_model_says_so() -> None:
+    model = untrained_model("shallow", input={"crop_size": 192})
+    assert "untrained" in model.metadata["training"]["recipe"]
+
+
+def test_packaged_default_model_if_shipped(image: np.ndarray) -> None:
+    path = packaged_models_dir() / "default.safetensors"
+    if not path.is_file():
+        pytest.skip("no packaged default model yet")
+    assert path.stat().st_size <= 15 * 1024 * 1024
+    metadata = read_metadata(path)
+    assert metadata["score"]["range"] == [0, 100]
+    assert metadata["score"]["direction"] == "higher is better"
+    assert metadata["metrics"] and metadata["training"]
+    model = load_model()
+    sharp = natural_image(256, 320, seed=3)
+    blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(4)))
+    assert model.score(blurred) < model.score(sharp)
