@@ -1,0 +1,462 @@
+"""Ranked sets written by ``rankiqa distort``: reading, splitting by reference, and the batch
+layout / sampler / dataset of the efficient ranking loss.
+
+A batch is made of ``G`` *blocks*, one per distortion group; a block holds ``L`` levels
+(level 0 = the pristine image, which belongs to every group of its reference and is therefore
+emitted once per block) of ``R`` references. The paper's layouts are LIVE ``4×6×2 = 48`` and
+TID2013 ``9×5×1 = 45``. Every sample is labelled with its block (``group``), ``level`` and
+``reference`` so that :func:`rankiqa.losses.ranking_hinge_loss` finds the ranked pairs.
+
+All randomness (reference order per epoch, group/level choice per batch, crop positions) is
+derived from ``(seed, epoch)`` / ``(seed, iteration)``, so iteration ``k`` of a run is the same
+whether or not the run was interrupted before it, and the same whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from rankiqa.errors import UserError
+from rankiqa.imageio import read_image
+
+PRISTINE = "pristine"
+MANIFEST = "manifest.csv"
+HEADER = ("path", "reference", "distortion", "level")
+
+
+# ----------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    """One row of ``manifest.csv`` (``path`` absolute)."""
+
+    path: Path
+    reference: str
+    distortion: str
+    level: int
+
+
+@dataclass
+class RankedSet:
+    """The ranked images of some references: for every (reference, group) the images by level.
+
+    Attributes:
+        root: the ``distort`` output folder.
+        references: reference names, sorted.
+        groups: distortion group names (``pristine`` excluded), sorted.
+        levels: distorted levels available per group (sorted, without 0).
+        pristine: reference → pristine image path.
+        images: (reference, group, level ≥ 1) → image path.
+        preset: contents of ``preset.json`` (empty if absent).
+    """
+
+    root: Path
+    references: list[str]
+    groups: list[str]
+    levels: dict[str, list[int]]
+    pristine: dict[str, Path]
+    images: dict[tuple[str, str, int], Path]
+    preset: dict
+
+    def path(self, reference: str, group: str, level: int) -> Path:
+        """Image of ``reference`` distorted by ``group`` at ``level`` (0 = pristine)."""
+        if level == 0:
+            return self.pristine[reference]
+        return self.images[(reference, group, level)]
+
+    def subset(self, references: Sequence[str]) -> RankedSet:
+        """The same set restricted to ``references``."""
+        keep = set(references)
+        return RankedSet(
+            self.root,
+            sorted(keep),
+            list(self.groups),
+            {g: list(v) for g, v in self.levels.items()},
+            {r: p for r, p in self.pristine.items() if r in keep},
+            {k: p for k, p in self.images.items() if k[0] in keep},
+            dict(self.preset),
+        )
+
+    def __len__(self) -> int:
+        return len(self.pristine) + len(self.images)
+
+
+def read_ranked_set(root: str | os.PathLike, check_files: bool = True) -> RankedSet:
+    """Read ``ROOT/manifest.csv`` (and ``preset.json``) written by ``rankiqa distort``.
+
+    Every reference must have a pristine row and the same groups with the same levels.
+
+    Raises:
+        UserError: missing folder/manifest, malformed line (named with its line number),
+            missing image file, or an incomplete (reference, group) grid.
+    """
+    root = Path(root)
+    manifest = root / MANIFEST
+    if not root.is_dir():
+        raise UserError(f"{root}: ranked-set folder not found (run `rankiqa distort` first)")
+    if not manifest.is_file():
+        raise UserError(f"{manifest}: manifest not found (is {root} an output of rankiqa distort?)")
+    pristine: dict[str, Path] = {}
+    images: dict[tuple[str, str, int], Path] = {}
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != HEADER:
+            raise UserError(f"{manifest}:1: expected header {','.join(HEADER)}, got {header}")
+        for lineno, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != 4:
+                raise UserError(f"{manifest}:{lineno}: expected 4 fields, got {len(row)}")
+            rel, reference, distortion, level_text = (v.strip() for v in row)
+            try:
+                level = int(level_text)
+            except ValueError:
+                raise UserError(
+                    f"{manifest}:{lineno}: level must be an integer, got {level_text!r}"
+                ) from None
+            path = root / rel
+            if check_files and not path.is_file():
+                raise UserError(f"{manifest}:{lineno}: image {path} not found")
+            if distortion == PRISTINE or level == 0:
+                if distortion != PRISTINE or level != 0:
+                    raise UserError(
+                        f"{manifest}:{lineno}: level 0 must be the pristine image "
+                        f"(got distortion={distortion!r}, level={level})"
+                    )
+                if reference in pristine:
+                    raise UserError(f"{manifest}:{lineno}: second pristine row for {reference!r}")
+                pristine[reference] = path
+            else:
+                if level < 0:
+                    raise UserError(f"{manifest}:{lineno}: negative level {level}")
+                key = (reference, distortion, level)
+                if key in images:
+                    raise UserError(f"{manifest}:{lineno}: duplicate row for {key}")
+                images[key] = path
+    if not pristine:
+        raise UserError(f"{manifest}: no pristine images listed")
+    references = sorted(pristine)
+    groups = sorted({g for _, g, _ in images})
+    if not groups:
+        raise UserError(f"{manifest}: no distorted images listed")
+    levels = {g: sorted({lv for _, gg, lv in images if gg == g}) for g in groups}
+    for ref, _group, _level in images:
+        if ref not in pristine:
+            raise UserError(f"{manifest}: reference {ref!r} has no pristine row")
+    for ref in references:
+        for group in groups:
+            for level in levels[group]:
+                if (ref, group, level) not in images:
+                    raise UserError(
+                        f"{manifest}: reference {ref!r} lacks {group} level {level} "
+                        "(every reference needs every group and level)"
+                    )
+    preset: dict = {}
+    preset_file = root / "preset.json"
+    if preset_file.is_file():
+        try:
+            preset = json.loads(preset_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"{preset_file}: invalid JSON ({exc})") from None
+    return RankedSet(root, references, groups, levels, pristine, images, preset)
+
+
+def split_references(
+    references: Sequence[str], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split references into disjoint (train, validation) lists, deterministically from ``seed``.
+
+    At least one reference goes to each side when ``0 < val_fraction < 1`` and there are two or
+    more references; ``val_fraction=0`` gives no validation references.
+    """
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    refs = sorted(references)
+    order = np.random.default_rng([seed, 7]).permutation(len(refs))
+    n_val = round(val_fraction * len(refs))
+    if val_fraction > 0 and len(refs) >= 2:
+        n_val = min(max(n_val, 1), len(refs) - 1)
+    val = sorted(refs[i] for i in order[:n_val])
+    train = sorted(refs[i] for i in order[n_val:])
+    return train, val
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class BatchLayout:
+    """``groups`` blocks × ``levels`` levels (pristine included) × ``references`` per batch."""
+
+    groups: int
+    levels: int
+    references: int
+
+    PRESETS = {"live": (4, 6, 2), "tid": (9, 5, 1)}
+
+    def __post_init__(self) -> None:
+        if self.groups < 1 or self.levels < 2 or self.references < 1:
+            raise UserError(
+                f"--layout: need ≥1 group, ≥2 levels and ≥1 reference, got "
+                f"{self.groups}x{self.levels}x{self.references}"
+            )
+
+    @property
+    def size(self) -> int:
+        """Images per (global) batch."""
+        return self.groups * self.levels * self.references
+
+    @property
+    def block_size(self) -> int:
+        return self.levels * self.references
+
+    @classmethod
+    def parse(cls, text: str) -> BatchLayout:
+        """``live`` (4×6×2), ``tid`` (9×5×1) or ``GxLxR`` (e.g. ``4x6x2``)."""
+        key = text.strip().lower()
+        if key in cls.PRESETS:
+            return cls(*cls.PRESETS[key])
+        match = re.fullmatch(r"(\d+)[x×](\d+)[x×](\d+)", key)
+        if not match:
+            raise UserError(f"--layout: expected live, tid or GxLxR (e.g. 4x6x2), got {text!r}")
+        return cls(*(int(v) for v in match.groups()))
+
+    def __str__(self) -> str:
+        return f"{self.groups}x{self.levels}x{self.references}"
+
+
+def check_layout(layout: BatchLayout, ranked: RankedSet, world_size: int = 1) -> None:
+    """Raise :class:`UserError` when ``ranked`` cannot fill ``layout`` (or the processes)."""
+    if layout.groups > len(ranked.groups):
+        raise UserError(
+            f"--layout {layout}: needs {layout.groups} distortion groups per batch, the set has "
+            f"{len(ranked.groups)} ({', '.join(ranked.groups)})"
+        )
+    short = [g for g in ranked.groups if len(ranked.levels[g]) < layout.levels - 1]
+    if short:
+        raise UserError(
+            f"--layout {layout}: needs {layout.levels - 1} distorted levels per group, "
+            f"{short[0]} has {len(ranked.levels[short[0]])}"
+        )
+    if layout.references > len(ranked.references):
+        raise UserError(
+            f"--layout {layout}: needs {layout.references} training references per batch, "
+            f"only {len(ranked.references)} available"
+        )
+    if layout.groups % world_size:
+        raise UserError(
+            f"--layout {layout}: {layout.groups} groups per batch cannot be shared by "
+            f"{world_size} processes (each process takes whole groups)"
+        )
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the dataset needs to produce one training image and its labels."""
+
+    path: str
+    group: int  #: block index in the global batch
+    level: int
+    reference: int  #: index of the reference in the ranked set
+    crop_seed: int
+
+
+class RankedBatchSampler(Sampler[list[Sample]]):
+    """Yields the samples of one batch per iteration, following a :class:`BatchLayout`.
+
+    Epoch ``e`` visits the training references in an order shuffled from ``(seed, e)``, ``R``
+    per batch (a last incomplete chunk is dropped). Each batch draws ``G`` distinct groups and,
+    for groups with more than ``L - 1`` levels, ``L - 1`` levels (sorted) from
+    ``(seed, iteration)``. Process ``rank`` of ``world_size`` gets blocks
+    ``rank * G/W ... (rank+1) * G/W - 1`` of the global batch.
+
+    Args:
+        ranked: the training references' ranked set.
+        layout: the global batch layout.
+        iterations: total number of iterations (batches) of the run.
+        seed: run seed.
+        start: first iteration to produce (for resuming).
+        rank, world_size: this process's share.
+    """
+
+    def __init__(
+        self,
+        ranked: RankedSet,
+        layout: BatchLayout,
+        iterations: int,
+        seed: int = 0,
+        start: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        check_layout(layout, ranked, world_size)
+        self.ranked = ranked
+        self.layout = layout
+        self.iterations = iterations
+        self.seed = seed
+        self.start = start
+        self.rank = rank
+        self.world_size = world_size
+        self.ref_index = {r: i for i, r in enumerate(ranked.references)}
+        self.batches_per_epoch = len(ranked.references) // layout.references
+
+    def __len__(self) -> int:
+        return max(0, self.iterations - self.start)
+
+    def _epoch_order(self, epoch: int) -> list[str]:
+        perm = np.random.default_rng([self.seed, 1, epoch]).permutation(len(self.ranked.references))
+        return [self.ranked.references[i] for i in perm]
+
+    def batch(self, iteration: int) -> list[Sample]:
+        """This process's samples for ``iteration`` (0-based)."""
+        lay = self.layout
+        epoch, pos = divmod(iteration, self.batches_per_epoch)
+        refs = self._epoch_order(epoch)[pos * lay.references : (pos + 1) * lay.references]
+        rng = np.random.default_rng([self.seed, 2, iteration])
+        groups = [self.ranked.groups[i] for i in rng.permutation(len(self.ranked.groups))]
+        groups = groups[: lay.groups]
+        per_rank = lay.groups // self.world_size
+        crop_base = np.random.default_rng([self.seed, 3, iteration]).integers(
+            0, 2**62, size=lay.size
+        )
+        samples: list[Sample] = []
+        for block, group in enumerate(groups):
+            available = self.ranked.levels[group]
+            if len(available) > lay.levels - 1:
+                chosen = sorted(rng.choice(available, size=lay.levels - 1, replace=False).tolist())
+            else:
+                chosen = list(available)
+            if not self.rank * per_rank <= block < (self.rank + 1) * per_rank:
+                continue
+            for li, level in enumerate([0, *chosen]):
+                for ri, ref in enumerate(refs):
+                    idx = (block * lay.levels + li) * lay.references + ri
+                    samples.append(
+                        Sample(
+                            str(self.ranked.path(ref, group, level)),
+                            block,
+                            level,
+                            self.ref_index[ref],
+                            int(crop_base[idx]),
+                        )
+                    )
+        return samples
+
+    def __iter__(self) -> Iterator[list[Sample]]:
+        for iteration in range(self.start, self.iterations):
+            yield self.batch(iteration)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def fit_to_crop(image: np.ndarray, crop_size: int) -> np.ndarray:
+    """Upscale (bilinear) so the shorter side is at least ``crop_size``; else unchanged."""
+    h, w = image.shape[:2]
+    if min(h, w) >= crop_size:
+        return image
+    import cv2
+
+    scale = crop_size / min(h, w)
+    size = (max(crop_size, math.ceil(w * scale)), max(crop_size, math.ceil(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+def random_crop(image: np.ndarray, crop_size: int, seed: int) -> np.ndarray:
+    """A ``crop_size`` square at a position drawn from ``seed``."""
+    image = fit_to_crop(image, crop_size)
+    h, w = image.shape[:2]
+    rng = np.random.default_rng(seed)
+    top = int(rng.integers(0, h - crop_size + 1))
+    left = int(rng.integers(0, w - crop_size + 1))
+    return image[top : top + crop_size, left : left + crop_size]
+
+
+def center_crop(image: np.ndarray, crop_size: int) -> np.ndarray:
+    image = fit_to_crop(image, crop_size)
+    h, w = image.shape[:2]
+    top, left = (h - crop_size) // 2, (w - crop_size) // 2
+    return image[top : top + crop_size, left : left + crop_size]
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 H×W×3 → float 3×H×W in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+
+
+class RankedCropDataset(Dataset):
+    """Decodes and crops the :class:`Sample` given by :class:`RankedBatchSampler` (use it as the
+    DataLoader's ``batch_sampler``, so decoding runs in the workers).
+
+    Returns ``(image 3×S×S float in [0, 1], group, level, reference)``.
+    """
+
+    def __init__(self, crop_size: int):
+        self.crop_size = crop_size
+
+    def __getitem__(self, sample: Sample):
+        image = random_crop(read_image(sample.path), self.crop_size, sample.crop_seed)
+        return to_tensor(image), sample.group, sample.level, sample.reference
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """A validation image: its (reference, group) sequence and its level."""
+
+    path: str
+    reference: int
+    group: int
+    level: int
+
+
+def eval_items(ranked: RankedSet) -> list[EvalItem]:
+    """Every image of ``ranked`` once, pristine images under pseudo-group ``-1``."""
+    items = [
+        EvalItem(str(ranked.pristine[ref]), ri, -1, 0) for ri, ref in enumerate(ranked.references)
+    ]
+    for ri, ref in enumerate(ranked.references):
+        for gi, group in enumerate(ranked.groups):
+            for level in ranked.levels[group]:
+                items.append(EvalItem(str(ranked.images[(ref, group, level)]), ri, gi, level))
+    return items
+
+
+class EvalDataset(Dataset):
+    """Center crops (deterministic) of :func:`eval_items`."""
+
+    def __init__(self, items: Sequence[EvalItem], crop_size: int):
+        self.items = list(items)
+        self.crop_size = crop_size
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return to_tensor(center_crop(read_image(self.items[index].path), self.crop_size))
+
+
+def collate_samples(batch):
+    """Stack images and turn labels into long tensors."""
+    images, groups, levels, refs = zip(*batch, strict=True)
+    return (
+        torch.stack(images),
+        torch.tensor(groups, dtype=torch.long),
+        torch.tensor(levels, dtype=torch.long),
+        torch.tensor(refs, dtype=torch.long),
+    )
