@@ -66,8 +66,16 @@ def _read_16bit_rgb(path: Path) -> np.ndarray | None:
     return (arr.astype(np.uint32) * 255 // 65535).astype(np.uint8)
 
 
-def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+) -> np.ndarray:
     """Decode the image at ``path`` to a uint8 H×W×3 RGB array.
+
+    ``draft_size``: if given, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg DCT
+    scaling, much faster) as long as its shorter side stays >= ``draft_size``; use it when the
+    image is downscaled to that size anyway. Other formats are always decoded in full.
 
     Raises :class:`ImageReadError` (naming the file) for a missing, empty, truncated,
     non-image or larger-than-``max_pixels`` file.
@@ -85,6 +93,8 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
                         f"{path}: {width}x{height} pixels exceeds the limit of {max_pixels} "
                         "(possible decompression bomb)"
                     )
+                if draft_size is not None and image.format == "JPEG":
+                    _draft(image, draft_size)
                 image.load()
                 if image.mode in ("RGB", "RGBA") and path.suffix.lower() in (
                     ".png",
@@ -115,6 +125,16 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         raise ImageReadError(f"{path}: not a recognised image file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+
+
+def _draft(image: Image.Image, shorter: int) -> None:
+    """Ask the JPEG decoder for the smallest DCT scale keeping the shorter side >= ``shorter``."""
+    width, height = image.size
+    factor = min(width, height) / max(1, shorter)
+    if factor < 2:
+        return
+    requested = (int(np.ceil(width / factor)), int(np.ceil(height / factor)))
+    image.draft(None, requested)
 
 
 def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:

@@ -1,0 +1,162 @@
+"""``rankiqa score``: quality scores for image files, folders and globs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rankiqa.errors import UserError
+
+DESCRIPTION = """\
+Score the quality of images (0-100, higher is better with the default model).
+PATH may be image files, folders (add --recursive for sub-folders) or quoted glob patterns.
+Rows are written as images are scored; a file that cannot be scored gets its error in the
+'error' column, the run goes on and the exit code is 1. --resume skips the paths already in
+--output (csv or jsonl); --shard I/N scores a deterministic 1/N of the files."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score the quality of images",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, globs")
+    parser.add_argument(
+        "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
+    )
+    parser.add_argument(
+        "--format",
+        "-f",
+        choices=("table", "csv", "json", "jsonl"),
+        default=None,
+        help="output format (default: from --output's suffix, else table)",
+    )
+    parser.add_argument("--output", "-o", default=None, help="write rows to FILE (default stdout)")
+    parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    parser.add_argument("--batch-size", type=_positive, default=16, help="images per batch (16)")
+    parser.add_argument(
+        "--workers",
+        type=_non_negative,
+        default=None,
+        help="decoding worker processes (default: min(2, CPUs); 0 = decode in the main process)",
+    )
+    parser.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
+    parser.add_argument("--shard", default=None, metavar="I/N", help="score only shard I of N")
+    parser.add_argument(
+        "--resume", action="store_true", help="skip paths already in --output (csv/jsonl)"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive,
+        default=None,
+        help="refuse images with more pixels (decompression bombs; default 100 megapixels)",
+    )
+    parser.add_argument(
+        "--exact-decode",
+        action="store_true",
+        help="always decode JPEGs at full resolution (default: reduced-scale decoding when the "
+        "model downsizes the image anyway)",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.set_defaults(run=run)
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    if args.output:
+        suffix = Path(args.output).suffix.lower().lstrip(".")
+        if suffix in ("csv", "json", "jsonl"):
+            return suffix
+        return "csv"
+    return "table"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rankiqa.imageio import DEFAULT_MAX_PIXELS
+    from rankiqa.inference.api import load_model
+    from rankiqa.inference.batch import iter_scores
+    from rankiqa.inference.inputs import expand_inputs, parse_shard, select_shard
+    from rankiqa.inference.results import RowWriter, completed_paths
+    from rankiqa.inference.runtime import configure_cpu
+
+    fmt = _format(args)
+    if args.resume and not args.output:
+        raise UserError("--resume needs --output FILE (the rows already written are skipped)")
+    shard = parse_shard(args.shard) if args.shard else None
+    configure_cpu(args.threads)
+    paths = expand_inputs(args.paths, recursive=args.recursive)
+    if shard:
+        paths = select_shard(paths, *shard)
+    model = load_model(args.model, device=args.device)
+
+    done: set[str] = set()
+    has_header = False
+    if args.resume:
+        done, has_header = completed_paths(args.output, fmt)
+    todo = [p for p in paths if p not in done]
+    width = max((len(p) for p in todo), default=0)
+    workers = min(2, os.cpu_count() or 1) if args.workers is None else args.workers
+    workers = min(workers, max(0, len(todo) - 1))  # no worker start-up cost for 1 image
+
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        mode = "a" if args.resume else "w"
+        stream = open(args.output, mode, encoding="utf-8", newline="")  # noqa: SIM115
+    else:
+        stream = sys.stdout
+    failures = 0
+    try:
+        writer = RowWriter(stream, fmt, path_width=width, header=not has_header)
+        progress = tqdm(
+            total=len(todo), unit="img", disable=not sys.stderr.isatty(), file=sys.stderr
+        )
+        for row in iter_scores(
+            model,
+            todo,
+            batch_size=args.batch_size,
+            workers=workers,
+            max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+            draft=not args.exact_decode,
+        ):
+            writer.write(row)
+            failures += bool(row.error)
+            progress.update()
+        progress.close()
+        writer.close()
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+    if failures:
+        print(
+            f"rankiqa: {failures} of {len(todo)} files could not be scored (see the error column)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

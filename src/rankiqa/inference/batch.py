@@ -1,0 +1,101 @@
+"""Batch scoring of image files: decoding and preprocessing in DataLoader worker processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from rankiqa.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from rankiqa.inference.model import IQAModel
+from rankiqa.inference.preprocess import (
+    InputProtocol,
+    decode_size_hint,
+    image_views,
+    to_float_tensor,
+)
+
+
+@dataclass(frozen=True)
+class ScoredImage:
+    """One result row: ``score`` is ``None`` and ``error`` says why when it failed."""
+
+    path: str
+    score: float | None
+    error: str = ""
+
+
+def _reason(path: str, exc: Exception) -> str:
+    message = str(exc)
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+class ImageViewsDataset(Dataset):
+    """Decodes a file and cuts its views; a failure becomes an error string, never an exception."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        protocol: InputProtocol,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        draft: bool = True,
+    ):
+        self.paths = list(paths)
+        self.protocol = protocol
+        self.max_pixels = max_pixels
+        self.draft_size = decode_size_hint(protocol) if draft else None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str]:
+        path = self.paths[index]
+        try:
+            array = read_image(path, max_pixels=self.max_pixels, draft_size=self.draft_size)
+            views = image_views(to_float_tensor(array), self.protocol)
+            return index, views.contiguous(memory_format=torch.channels_last), ""
+        except ImageReadError as exc:
+            return index, None, _reason(path, exc)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop a run
+            return index, None, f"{type(exc).__name__}: {exc}"
+
+
+def _collate(items: list) -> list:
+    return items
+
+
+def iter_scores(
+    model: IQAModel,
+    paths: Sequence[str | os.PathLike],
+    batch_size: int = 16,
+    workers: int = 2,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft: bool = True,
+) -> Iterator[ScoredImage]:
+    """Score image files in order, yielding one :class:`ScoredImage` per path as batches finish.
+
+    ``workers`` processes decode and preprocess (0: in this process); views of equal shape are
+    batched through the network in channels-last layout under ``torch.inference_mode``.
+    ``draft`` lets JPEGs decode at reduced scale when the protocol downsizes them anyway.
+    """
+    paths = [str(p) for p in paths]
+    dataset = ImageViewsDataset(paths, model.protocol, max_pixels, draft)
+    loader = DataLoader(
+        dataset,
+        batch_size=max(1, batch_size),
+        num_workers=max(0, workers),
+        collate_fn=_collate,
+        persistent_workers=False,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+    model.eval()
+    for batch in loader:
+        good = [(index, views) for index, views, error in batch if views is not None]
+        scores = model.score_views([views for _, views in good])
+        by_index = {index: value for (index, _), value in zip(good, scores, strict=True)}
+        for index, _, error in batch:
+            yield ScoredImage(paths[index], by_index.get(index), error)
