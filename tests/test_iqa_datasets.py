@@ -11,8 +11,8 @@ from PIL import Image
 from scipy.io import savemat
 
 from rankiqa.data.iqa import DATASETS, load_iqa_dataset
-from rankiqa.data.iqa.dataset import IQAImages, EvalViews, TrainBatches
-from rankiqa.data.iqa.transforms import grid_positions, parse_pooling, resize_image, eval_views
+from rankiqa.data.iqa.dataset import EvalViews, IQAImages, TrainBatches
+from rankiqa.data.iqa.transforms import eval_views, normalise_pooling, prepare_uint8
 from rankiqa.errors import UserError
 
 
@@ -306,22 +306,25 @@ def test_registry_lists_layouts():
 
 
 # ----------------------------------------------------------------------------- input protocol
-def test_resize_and_views():
-    image = torch.randint(0, 255, (3, 60, 90), dtype=torch.uint8)
-    resized = resize_image(image, 40, crop_size=32)
-    assert tuple(resized.shape) == (3, 40, 60)
-    assert tuple(resize_image(image, 20, crop_size=32).shape) == (3, 32, 48)  # upscaled to the crop
-    assert resize_image(image, None) is image
-    assert parse_pooling("crops:30") == ("crops", 30) and parse_pooling("7") == ("crops", 7)
-    assert parse_pooling("grid") == ("grid", 0)
+def test_input_protocol():
+    image = np.random.default_rng(0).integers(0, 255, (60, 90, 3), dtype=np.uint8)
+    resized = prepare_uint8(image, 40, crop_size=32)
+    assert resized.dtype == torch.uint8 and tuple(resized.shape) == (3, 40, 60)
+    assert tuple(prepare_uint8(image, 20, crop_size=32).shape) == (
+        3,
+        32,
+        48,
+    )  # upscaled to the crop
+    assert tuple(prepare_uint8(image, None, crop_size=32).shape) == (3, 60, 90)
+    assert normalise_pooling("30") == "crops:30" and normalise_pooling("grid") == "grid"
     with pytest.raises(UserError, match="--crops"):
-        parse_pooling("many")
-    assert grid_positions(60, 32) == [0, 28] and grid_positions(90, 32) == [0, 29, 58]
-    assert tuple(eval_views(resized, "grid", 0, 32).shape) == (4, 3, 32, 32)
-    assert torch.equal(eval_views(resized, "center", 0, 32)[0], resized[:, 4:36, 14:46])
-    a, b = eval_views(resized, "crops", 5, 32, seed=3), eval_views(resized, "crops", 5, 32, seed=3)
+        normalise_pooling("many")
+    assert tuple(eval_views(resized, "grid:2", 32).shape) == (4, 3, 32, 32)
+    center = eval_views(resized, "center", 32)[0]
+    assert torch.allclose(center, resized[:, 4:36, 14:46].float() / 255)
+    a, b = eval_views(resized, "crops:5", 32, seed=3), eval_views(resized, "crops:5", 32, seed=3)
     assert a.shape == (5, 3, 32, 32) and torch.equal(a, b)
-    assert eval_views(resized, "full", 0, 32).shape == (1, 3, 40, 60)
+    assert eval_views(resized, "full", 32).shape == (1, 3, 40, 60)
 
 
 def test_train_batches_deterministic(tmp_path):
@@ -337,7 +340,7 @@ def test_train_batches_deterministic(tmp_path):
     assert sorted(b5.indices(0) + b5.indices(1)) == list(range(10))
     targets = sorted(float(t) for s in (0, 1) for t in b5[s][1])
     assert targets == pytest.approx(sorted(images.table.targets))
-    views, target = EvalViews(images, "grid", 0, 32)[8]
+    views, target = EvalViews(images, "grid", 32)[8]
     assert views.shape[1:] == (3, 32, 32) and target == images.table.targets[8]
 
 

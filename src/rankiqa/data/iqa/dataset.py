@@ -9,15 +9,9 @@ import torch
 from torch.utils.data import Dataset
 
 from rankiqa.data.iqa.records import IQATable
-from rankiqa.data.iqa.transforms import (
-    random_crop,
-    resize_image,
-    step_generator,
-    eval_views,
-    to_float,
-    to_uint8_tensor,
-)
+from rankiqa.data.iqa.transforms import eval_views, prepare_uint8, random_crop, to_float
 from rankiqa.imageio import read_image
+from rankiqa.training.runner import generator as step_generator
 
 
 class IQAImages(Dataset):
@@ -47,8 +41,9 @@ class IQAImages(Dataset):
     def image(self, index: int) -> torch.Tensor:
         if index in self._cache:
             return self._cache[index]
-        image = to_uint8_tensor(read_image(self.table.records[index].path))
-        image = resize_image(image, self.resize, self.crop_size)
+        image = prepare_uint8(
+            read_image(self.table.records[index].path), self.resize, self.crop_size or 1
+        )
         if self.cache:
             self._cache[index] = image
         return image
@@ -95,15 +90,19 @@ class TrainBatches(Dataset):
     def indices(self, step: int) -> list[int]:
         n = len(self.images)
         start = step * self.batch_size
+        perms: dict[int, list[int]] = {}
         out = []
         for position in range(start, start + self.batch_size):
             epoch, offset = divmod(position, n)
-            perm = torch.randperm(n, generator=step_generator(self.seed + 7919, epoch))
-            out.append(int(perm[offset]))
+            if epoch not in perms:
+                perms[epoch] = torch.randperm(
+                    n, generator=step_generator(self.seed, 1, epoch)
+                ).tolist()
+            out.append(perms[epoch][offset])
         return out
 
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        generator = step_generator(self.seed, step)
+        generator = step_generator(self.seed, 0, step)
         crops, targets = [], []
         for index in self.indices(step):
             image, target = self.images[index]
@@ -115,17 +114,17 @@ class TrainBatches(Dataset):
 class EvalViews(Dataset):
     """Item ``i``: (V×3×h×w float views of image ``i`` for the pooling, its target)."""
 
-    def __init__(self, images: IQAImages, mode: str, n: int, crop_size: int, seed: int = 0):
+    def __init__(self, images: IQAImages, test_crops: str, crop_size: int, seed: int = 0):
         self.images = images
-        self.mode, self.n, self.crop_size, self.seed = mode, n, crop_size, seed
+        self.test_crops, self.crop_size, self.seed = test_crops, crop_size, seed
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, float]:
         image, target = self.images[index]
-        views = eval_views(image, self.mode, self.n, self.crop_size, seed=self.seed + index)
-        return to_float(views), target
+        views = eval_views(image, self.test_crops, self.crop_size, seed=self.seed + index)
+        return views, target
 
 
 def subset_images(images: IQAImages, indices: Sequence[int]) -> IQAImages:

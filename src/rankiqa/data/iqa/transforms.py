@@ -1,67 +1,65 @@
-"""The input protocol shared by fine-tuning, evaluation and scoring (contract 4).
+"""The input protocol (contract 4) on the training side, sharing the test-time code of
+:mod:`rankiqa.inference.preprocess` so that fine-tuning, ``evaluate`` and ``score`` agree.
 
 An image is optionally resized so that its shorter side equals ``resize`` (bilinear with
 antialiasing; ``None`` keeps the native resolution); an image whose shorter side is then still
 below ``crop_size`` is upscaled so that it equals ``crop_size``. Training takes random
-``crop_size`` crops; testing takes one of the views of :func:`eval_views`:
+``crop_size`` crops; testing takes the views of ``test_crops``:
 
-* ``full``: the whole (resized) image, one view (needs a head that accepts any size);
+* ``full``: the whole (resized) image, one view (needs the compact head);
 * ``center``: one center crop;
 * ``crops:N``: N random crops (the paper: 30), seeded, so results are reproducible;
-* ``grid``: a deterministic grid of ``ceil(H/S) × ceil(W/S)`` evenly spaced crops covering
-  the whole image.
+* ``grid`` / ``grid:K``: a deterministic K×K grid of crops spanning the image (K = 3).
 
 The network's scores of the views are averaged. Tensors are float RGB in [0, 1].
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-from torchvision.transforms.v2 import functional as TF
 
 from rankiqa.errors import UserError
+from rankiqa.inference.preprocess import (
+    InputProtocol,
+    image_views,
+    parse_test_crops,
+    prepare_image,
+    to_float_tensor,
+)
 
-POOLING_HELP = "crops:N (N random crops averaged; the paper uses 30), N, grid, center or full"
+POOLING_HELP = (
+    "crops:N (N random crops averaged; the paper uses 30), N, grid, grid:K, center or full"
+)
+
+__all__ = [
+    "POOLING_HELP",
+    "InputProtocol",
+    "eval_views",
+    "normalise_pooling",
+    "prepare_uint8",
+    "random_crop",
+    "to_float",
+]
 
 
-def parse_pooling(value: str | int) -> tuple[str, int]:
-    """``"crops:30"``/``"30"``/``30`` → ``("crops", 30)``; ``grid``/``center``/``full`` → (mode, 0)."""
+def normalise_pooling(value: str | int) -> str:
+    """``"30"`` → ``"crops:30"``; validates ``crops:N``, ``grid[:K]``, ``center``, ``full``."""
     text = str(value).strip().lower()
-    if text in ("grid", "center", "full"):
-        return text, 0
-    number = text.removeprefix("crops:").removeprefix("crops")
+    if text.isdigit():
+        text = f"crops:{text}"
     try:
-        n = int(number)
-    except ValueError:
+        parse_test_crops(text)
+    except UserError:
         raise UserError(f"--crops: expected {POOLING_HELP}, got {value!r}") from None
-    if n < 1:
-        raise UserError(f"--crops: need at least one crop, got {value!r}")
-    return "crops", n
+    return text
 
 
-def pooling_name(mode: str, n: int) -> str:
-    return f"crops:{n}" if mode == "crops" else mode
-
-
-def to_uint8_tensor(image: np.ndarray) -> torch.Tensor:
-    """H×W×3 uint8 array → 3×H×W uint8 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
-
-
-def resize_image(
-    image: torch.Tensor, resize: int | None, crop_size: int | None = None
-) -> torch.Tensor:
-    """Resize (3×H×W, any dtype) so the shorter side is ``resize``, then at least ``crop_size``."""
-    short = min(image.shape[-2:])
-    target = short if resize is None else int(resize)
-    if crop_size is not None:
-        target = max(target, int(crop_size))
-    if target == short:
-        return image
-    return TF.resize(image, [target], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+def prepare_uint8(image: np.ndarray, resize: int | None, crop_size: int) -> torch.Tensor:
+    """Decoded H×W×3 uint8 image → resized 3×H×W uint8 tensor (compact for in-memory caches)."""
+    protocol = InputProtocol(resize=resize, test_crops="center", crop_size=crop_size)
+    prepared = prepare_image(to_float_tensor(image), protocol)
+    return prepared.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def to_float(image: torch.Tensor) -> torch.Tensor:
@@ -77,38 +75,9 @@ def random_crop(image: torch.Tensor, size: int, generator: torch.Generator) -> t
     return image[..., top : top + size, left : left + size]
 
 
-def grid_positions(length: int, size: int) -> list[int]:
-    """``ceil(length/size)`` evenly spaced crop offsets covering ``[0, length)``."""
-    n = max(1, math.ceil(length / size))
-    if n == 1:
-        return [(length - size) // 2]
-    return [round(i * (length - size) / (n - 1)) for i in range(n)]
-
-
 def eval_views(
-    image: torch.Tensor, mode: str, n: int, crop_size: int, seed: int = 0
+    image: torch.Tensor, test_crops: str, crop_size: int, resize: int | None = None, seed: int = 0
 ) -> torch.Tensor:
-    """The test-time views of one (already resized) 3×H×W image, stacked V×3×h×w."""
-    h, w = image.shape[-2:]
-    if mode == "full":
-        return image.unsqueeze(0)
-    if mode == "center":
-        top, left = (h - crop_size) // 2, (w - crop_size) // 2
-        return image[..., top : top + crop_size, left : left + crop_size].unsqueeze(0)
-    if mode == "grid":
-        return torch.stack(
-            [
-                image[..., t : t + crop_size, s : s + crop_size]
-                for t in grid_positions(h, crop_size)
-                for s in grid_positions(w, crop_size)
-            ]
-        )
-    if mode == "crops":
-        generator = torch.Generator().manual_seed(int(seed))
-        return torch.stack([random_crop(image, crop_size, generator) for _ in range(n)])
-    raise UserError(f"--crops: unknown pooling {mode!r}; expected {POOLING_HELP}")
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """A generator that depends only on (seed, step): exact resume of per-iteration randomness."""
-    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(step)) % (2**63 - 1))
+    """Test-time views (V×3×h×w float) of one 3×H×W image (uint8 or float)."""
+    protocol = InputProtocol(resize=resize, test_crops=test_crops, crop_size=crop_size)
+    return image_views(to_float(image), protocol, seed=seed)

@@ -1,0 +1,184 @@
+"""Train/test splits of IQA datasets, reproducible through split files.
+
+Synthetic datasets (references with distorted copies) are split by reference, so that no
+reference image has versions on both sides; authentic datasets are split by image. Each of
+the ``n`` splits is drawn from ``numpy.random.default_rng([seed, k])``. Split files are JSON::
+
+    {"format": "rankiqa-splits", "version": 1, "dataset": "clive", "count": 704,
+     "fingerprint": "<sha256 of the image paths>", "by_reference": false, "test_fraction": 0.2,
+     "seed": 0, "splits": [{"seed": 0, "index": 0, "train": [...], "test": [...]}, ...]}
+
+Indices refer to the order of the loader's records; the fingerprint guards against a split
+file being applied to another dataset (or another version of it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rankiqa.data.iqa.records import IQATable
+from rankiqa.errors import UserError
+from rankiqa.imageio import write_text_atomic
+
+FORMAT = "rankiqa-splits"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train/test partition (indices into the table's records)."""
+
+    train: tuple[int, ...]
+    test: tuple[int, ...]
+    index: int = 0
+    seed: int = 0
+    val: tuple[int, ...] = field(default_factory=tuple)  #: official validation part, if any
+
+
+def fingerprint(table: IQATable) -> str:
+    """SHA-256 of the records' paths relative to the root (POSIX, lower-case)."""
+    h = hashlib.sha256()
+    for record in table.records:
+        try:
+            rel = record.path.relative_to(table.root)
+        except ValueError:
+            rel = record.path
+        h.update(rel.as_posix().lower().encode() + b"\n")
+    return h.hexdigest()
+
+
+def random_splits(
+    table: IQATable,
+    n: int = 10,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    by_reference: bool | None = None,
+) -> list[Split]:
+    """``n`` random splits; by reference when ``by_reference`` (default: synthetic datasets)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise UserError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
+    if n < 1:
+        raise UserError(f"--splits must be at least 1, got {n}")
+    if by_reference is None:
+        by_reference = table.synthetic
+    if by_reference:
+        refs = table.references
+        if any(r is None for r in refs):
+            raise UserError(f"{table.name}: not every image has a reference; split by image")
+        groups = sorted(set(refs))  # type: ignore[arg-type]
+    else:
+        groups = list(range(len(table)))
+    if len(groups) < 2:
+        raise UserError(
+            f"{table.name}: need at least two {'references' if by_reference else 'images'} to split"
+        )
+    n_test = min(len(groups) - 1, max(1, round(test_fraction * len(groups))))
+    splits = []
+    for k in range(n):
+        order = np.random.default_rng([seed, k]).permutation(len(groups))
+        test_groups = {groups[i] for i in order[:n_test]}
+        if by_reference:
+            test = [i for i, r in enumerate(table.references) if r in test_groups]
+        else:
+            test = sorted(test_groups)  # type: ignore[arg-type]
+        test_set = set(test)
+        train = [i for i in range(len(table)) if i not in test_set]
+        splits.append(Split(tuple(train), tuple(test), index=k, seed=seed))
+    return splits
+
+
+def official_split(table: IQATable) -> Split:
+    """The dataset's official split (KonIQ-10k: ``training`` / ``validation`` / ``test``)."""
+    parts = table.official_split
+    if not parts:
+        raise UserError(f"{table.name}: this dataset (or its files) has no official split")
+    train = parts.get("training") or parts.get("train") or ()
+    test = parts.get("test") or ()
+    if not train or not test:
+        raise UserError(f"{table.name}: the official split has no training or no test part")
+    return Split(tuple(train), tuple(test), val=tuple(parts.get("validation") or ()))
+
+
+def save_splits(path: str | os.PathLike, table: IQATable, splits: list[Split], **info) -> Path:
+    """Write ``splits`` of ``table`` to a JSON split file (atomically)."""
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "dataset": table.name,
+        "count": len(table),
+        "fingerprint": fingerprint(table),
+        **info,
+        "splits": [
+            {
+                "index": s.index,
+                "seed": s.seed,
+                "train": list(s.train),
+                "test": list(s.test),
+                **({"val": list(s.val)} if s.val else {}),
+            }
+            for s in splits
+        ],
+    }
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+    return Path(path)
+
+
+def load_splits(path: str | os.PathLike, table: IQATable | None = None) -> list[Split]:
+    """Read a split file; with ``table`` check that it was made for that dataset."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: split file not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a readable split file ({exc})") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != FORMAT
+        or not isinstance(data.get("splits"), list)
+    ):
+        raise UserError(f"{path}: not a rankiqa split file (missing format {FORMAT!r})")
+    count = data.get("count")
+    if table is not None:
+        if count != len(table):
+            raise UserError(
+                f"{path}: made for {count} images of {data.get('dataset')!r}, the dataset has {len(table)}"
+            )
+        if data.get("fingerprint") not in (None, fingerprint(table)):
+            raise UserError(
+                f"{path}: made for other image files (fingerprint mismatch; dataset {data.get('dataset')!r})"
+            )
+    splits = []
+    for k, item in enumerate(data["splits"]):
+        try:
+            train, test = tuple(int(i) for i in item["train"]), tuple(int(i) for i in item["test"])
+            val = tuple(int(i) for i in item.get("val", ()))
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{path}: split {k} lacks integer 'train'/'test' lists") from None
+        bad = [i for i in (*train, *test, *val) if not 0 <= i < int(count or 0)]
+        if bad:
+            raise UserError(
+                f"{path}: split {k} has index {bad[0]} outside 0..{int(count or 0) - 1}"
+            )
+        if set(train) & set(test):
+            raise UserError(f"{path}: split {k} has images on both the train and the test side")
+        splits.append(
+            Split(
+                train, test, index=int(item.get("index", k)), seed=int(item.get("seed", 0)), val=val
+            )
+        )
+    if not splits:
+        raise UserError(f"{path}: no splits")
+    return splits
+
+
+def select_split(splits: list[Split], index: int, path: str | os.PathLike = "split file") -> Split:
+    if not 0 <= index < len(splits):
+        raise UserError(f"--split-index {index}: {path} has splits 0..{len(splits) - 1}")
+    return splits[index]

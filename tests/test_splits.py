@@ -1,0 +1,110 @@
+"""Random splits: reference-disjoint for synthetic datasets, reproducible through split files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rankiqa.data.iqa.records import IQARecord, IQATable
+from rankiqa.data.splits import (
+    fingerprint,
+    load_splits,
+    official_split,
+    random_splits,
+    save_splits,
+    select_split,
+)
+from rankiqa.errors import UserError
+
+
+def synthetic_table(n_refs=10, per_ref=7) -> IQATable:
+    root = Path("/data")
+    records = tuple(
+        IQARecord(root / f"r{r}_{k}.bmp", float(k), float(k), f"r{r}", f"{k % 3:02d}")
+        for r in range(n_refs)
+        for k in range(per_ref)
+    )
+    return IQATable("toy", root, records, "higher", (0, 9), True)
+
+
+def authentic_table(n=50) -> IQATable:
+    root = Path("/data")
+    records = tuple(IQARecord(root / f"{i}.jpg", float(i), float(i)) for i in range(n))
+    return IQATable(
+        "auth",
+        root,
+        records,
+        "higher",
+        (0, 100),
+        False,
+        official_split={"training": tuple(range(40)), "test": tuple(range(40, 50))},
+    )
+
+
+def test_reference_disjoint():
+    table = synthetic_table()
+    splits = random_splits(table, n=10, seed=3)
+    assert len(splits) == 10
+    seen_test_sets = set()
+    for s in splits:
+        train_refs = {table.references[i] for i in s.train}
+        test_refs = {table.references[i] for i in s.test}
+        assert not train_refs & test_refs
+        assert len(test_refs) == 2 and len(train_refs) == 8  # 80/20 of 10 references
+        assert sorted(s.train + s.test) == list(range(len(table)))
+        seen_test_sets.add(frozenset(test_refs))
+    assert len(seen_test_sets) > 3  # repeats differ
+    assert random_splits(table, n=10, seed=3) == splits  # and are reproducible
+    assert random_splits(table, n=10, seed=4) != splits
+
+
+def test_authentic_by_image():
+    table = authentic_table(50)
+    s = random_splits(table, n=2, seed=0)
+    assert len(s[0].test) == 10 and len(s[0].train) == 40
+    assert not set(s[0].train) & set(s[0].test)
+    assert s[0].test != s[1].test
+    with pytest.raises(UserError, match="not every image has a reference"):
+        random_splits(table, by_reference=True)
+
+
+def test_official_split():
+    s = official_split(authentic_table())
+    assert s.train == tuple(range(40)) and s.test == tuple(range(40, 50))
+    with pytest.raises(UserError, match="no official split"):
+        official_split(synthetic_table())
+
+
+def test_file_roundtrip(tmp_path):
+    table = synthetic_table()
+    splits = random_splits(table, n=3, seed=1)
+    path = save_splits(tmp_path / "splits.json", table, splits, seed=1)
+    assert load_splits(path, table) == splits
+    data = json.loads(path.read_text())
+    assert data["fingerprint"] == fingerprint(table) and data["count"] == len(table)
+    assert select_split(splits, 2) == splits[2]
+    with pytest.raises(UserError, match="--split-index 3"):
+        select_split(splits, 3)
+
+
+def test_file_mismatch_and_corruption(tmp_path):
+    table = synthetic_table()
+    path = save_splits(tmp_path / "s.json", table, random_splits(table, n=1))
+    with pytest.raises(UserError, match="made for 70 images"):
+        load_splits(path, synthetic_table(n_refs=9))
+    other = synthetic_table()
+    other = IQATable("toy", other.root, tuple(reversed(other.records)), "higher", (0, 9), True)
+    with pytest.raises(UserError, match="fingerprint mismatch"):
+        load_splits(path, other)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(UserError, match="bad.json: not a readable split file"):
+        load_splits(tmp_path / "bad.json")
+    data = json.loads(path.read_text())
+    data["splits"][0]["test"].append(data["splits"][0]["train"][0])
+    (tmp_path / "overlap.json").write_text(json.dumps(data))
+    with pytest.raises(UserError, match="both the train and the test side"):
+        load_splits(tmp_path / "overlap.json")
+    with pytest.raises(UserError, match="split file not found"):
+        load_splits(tmp_path / "missing.json")
