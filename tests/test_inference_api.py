@@ -1,0 +1,114 @@
+"""The Python scoring API: input kinds, protocols, differentiability, one-call score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import rankiqa
+from conftest import natural_image
+from rankiqa.errors import UserError
+from rankiqa.imageio import ImageReadError
+from rankiqa.inference import InputProtocol, image_views
+from rankiqa.inference.export import save_model, untrained_model
+from rankiqa.inference.preprocess import parse_test_crops, resize_shorter
+
+
+def tiny_model(test_crops: str = "center", resize: int | None = 200):
+    protocol = {"resize": resize, "test_crops": test_crops, "crop_size": 192}
+    return untrained_model("shallow", input=protocol, score={"offset": 50.0, "scale": 10.0})
+
+
+@pytest.mark.parametrize("test_crops", ["center", "full", "grid:2", "crops:3"])
+def test_input_kinds_give_the_same_score(tmp_path: Path, test_crops: str) -> None:
+    model = tiny_model(test_crops)
+    array = natural_image(210, 260, seed=1)
+    path = tmp_path / "x.png"
+    Image.fromarray(array).save(path)
+    tensor = torch.from_numpy(array).permute(2, 0, 1).float() / 255
+    expected = model.score(path)
+    assert isinstance(expected, float)
+    assert model.score(str(path)) == pytest.approx(expected, abs=1e-5)
+    assert model.score(Image.open(path)) == pytest.approx(expected, abs=1e-5)
+    assert model.score(array) == pytest.approx(expected, abs=1e-5)
+    assert model.score(tensor) == pytest.approx(expected, abs=1e-5)
+    batch = model.score(torch.stack([tensor, tensor.flip(-1)]))
+    assert isinstance(batch, list) and batch[0] == pytest.approx(expected, abs=1e-5)
+    assert model.score([path, array]) == pytest.approx([expected, expected], abs=1e-5)
+    assert rankiqa.score(path, model=model) == pytest.approx(expected, abs=1e-5)
+
+
+def test_one_call_api_loads_a_model_file(tmp_path: Path) -> None:
+    path = save_model(tiny_model(), tmp_path / "m.safetensors")
+    array = natural_image(200, 200)
+    model = rankiqa.load_model(path)
+    assert rankiqa.score([array], model=str(path)) == pytest.approx([model.score(array)])
+    with pytest.raises(ImageReadError, match="missing.png"):
+        model.score(tmp_path / "missing.png")
+    with pytest.raises(UserError):
+        model.score(torch.zeros(5, 5, dtype=torch.uint8))
+
+
+def test_forward_is_differentiable_and_scaled() -> None:
+    model = tiny_model()
+    x = torch.rand(2, 3, 192, 192, requires_grad=True)
+    out = model(x)
+    assert out.shape == (2,)
+    assert torch.allclose(out, 50.0 + 10.0 * model.net(x))
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_scores_are_deterministic_and_differ_between_images() -> None:
+    model = tiny_model("crops:4")
+    a, b = natural_image(220, 230, seed=1), natural_image(220, 230, seed=2)
+    assert model.score(a) == model.score(a)
+    assert model.score(a) != model.score(b)
+
+
+def test_protocol_views() -> None:
+    image = torch.rand(3, 300, 400)
+    protocol = InputProtocol(resize=256, test_crops="full", crop_size=224)
+    assert image_views(image, protocol).shape == (1, 3, 256, 341)
+    center = image_views(image, InputProtocol(None, "center", 224))
+    assert torch.equal(center[0], image[:, 38:262, 88:312])
+    grid = image_views(image, InputProtocol(None, "grid", 100))
+    assert grid.shape == (9, 3, 100, 100)
+    assert torch.equal(grid[0], image[:, :100, :100]) and torch.equal(
+        grid[-1], image[:, -100:, -100:]
+    )
+    crops = image_views(image, InputProtocol(None, "crops:30", 224))
+    assert crops.shape == (30, 3, 224, 224)
+    assert torch.equal(crops, image_views(image, InputProtocol(None, "crops:30", 224)))
+
+
+def test_small_images_are_upscaled_to_the_crop_size() -> None:
+    small = torch.rand(3, 50, 80)
+    for kind in ("full", "center", "grid", "crops:2"):
+        views = image_views(small, InputProtocol(resize=None, test_crops=kind, crop_size=100))
+        assert min(views.shape[-2:]) == 100
+    full = image_views(small, InputProtocol(resize=None, test_crops="full", crop_size=100))
+    assert full.shape == (1, 3, 100, 160)
+    assert torch.allclose(full[0], resize_shorter(small, 100))
+    assert tiny_model().score(natural_image(40, 30)) == pytest.approx(
+        tiny_model().score(natural_image(40, 30))
+    )
+
+
+def test_resize_matches_torchvision() -> None:
+    from torchvision.transforms.v2 import functional as tvf
+
+    image = torch.rand(3, 300, 400)
+    ours = resize_shorter(image, 150)
+    theirs = tvf.resize(image, [150], antialias=True).clamp(0, 1)
+    assert ours.shape == theirs.shape and torch.allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["", "crops", "crops:0", "grid:x", "full:2", "random"])
+def test_bad_test_crops_rejected(spec: str) -> None:
+    with pytest.raises(UserError, match="test crops"):
+        parse_test_crops(spec)
