@@ -17,6 +17,21 @@ Rows are written as images are scored; a file that cannot be scored gets its err
 --output (csv or jsonl); --shard I/N scores a deterministic 1/N of the files."""
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """Lets positionals follow options (``score a.jpg --model M b.jpg``)."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -82,6 +97,7 @@ def add_parser(subparsers) -> None:
         "model downsizes the image anyway)",
     )
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
 
 

@@ -1,0 +1,142 @@
+"""``rankiqa export``: checkpoint -> rankiqa model file, or model -> ONNX."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rankiqa.cli.score import IntermixedParser
+from rankiqa.errors import UserError
+
+DESCRIPTION = """\
+Convert a model. Forms:
+  rankiqa export CHECKPOINT --format rankiqa OUT.safetensors [--input-resize N --test-crops S ...]
+  rankiqa export --model M --format onnx OUT.onnx
+The source (CHECKPOINT or --model) is a training checkpoint (.pt), a .safetensors model file or
+a packaged model name (default: the packaged default model)."""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="convert checkpoints to model files, models to ONNX",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "paths", nargs="+", metavar="[SOURCE] OUT", help="optional source, then the output file"
+    )
+    parser.add_argument("--model", "-m", default=None, help="source model (instead of SOURCE)")
+    parser.add_argument(
+        "--format", "-f", choices=("rankiqa", "onnx"), default=None, help="default: OUT's suffix"
+    )
+    group = parser.add_argument_group("model file metadata (--format rankiqa)")
+    group.add_argument(
+        "--input-resize",
+        default=None,
+        metavar="N|none",
+        help="shorter side images are resized to before cropping ('none': native resolution)",
+    )
+    group.add_argument("--test-crops", default=None, help="full, center, crops:N, grid or grid:K")
+    group.add_argument("--crop-size", type=int, default=None, help="network input crop size")
+    group.add_argument("--name", default=None, help="model name stored in the file")
+    group.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="add a metric (repeatable), e.g. --metric clive_val_srocc=0.81",
+    )
+    group.add_argument("--metrics-json", default=None, help="JSON object file of metrics to add")
+    group.add_argument(
+        "--training-json", default=None, help="JSON object file describing the training recipe"
+    )
+    onnx = parser.add_argument_group("ONNX (--format onnx)")
+    onnx.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    onnx.add_argument(
+        "--static-size", action="store_true", help="fix height and width to the crop size"
+    )
+    parser.__class__ = IntermixedParser
+    parser.set_defaults(run=run)
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _json_file(path: str | None, option: str) -> dict:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{option}: {path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{option}: {path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{option}: {path}: expected a JSON object")
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    from rankiqa.inference.api import load_model
+    from rankiqa.inference.export import export_onnx, save_model
+    from rankiqa.inference.preprocess import InputProtocol
+
+    if len(args.paths) > 2:
+        raise UserError("export takes at most two paths: SOURCE OUT")
+    if len(args.paths) == 2 and args.model:
+        raise UserError("give the source either as SOURCE or as --model, not both")
+    source = args.paths[0] if len(args.paths) == 2 else args.model
+    out = Path(args.paths[-1])
+    fmt = args.format or {".onnx": "onnx", ".safetensors": "rankiqa"}.get(out.suffix.lower())
+    if fmt is None:
+        raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
+
+    model = load_model(source)
+    protocol = model.protocol.to_dict()
+    if args.input_resize is not None:
+        text = args.input_resize.strip().lower()
+        if text in ("none", "null", "native"):
+            protocol["resize"] = None
+        elif text.isdigit() and int(text) > 0:
+            protocol["resize"] = int(text)
+        else:
+            raise UserError(f"--input-resize: expected a positive integer or 'none', got {text!r}")
+    if args.test_crops is not None:
+        protocol["test_crops"] = args.test_crops
+    if args.crop_size is not None:
+        protocol["crop_size"] = args.crop_size
+    model.protocol = InputProtocol.from_dict(protocol)
+    metadata = model.metadata
+    metadata["input"] = model.protocol.to_dict()
+    if args.name:
+        metadata["name"] = args.name
+    metrics = dict(metadata.get("metrics") or {})
+    metrics.update(_json_file(args.metrics_json, "--metrics-json"))
+    for item in args.metric:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--metric: expected KEY=VALUE, got {item!r}")
+        metrics[key] = _value(value)
+    metadata["metrics"] = metrics
+    training = dict(metadata.get("training") or {})
+    training.update(_json_file(args.training_json, "--training-json"))
+    metadata["training"] = training
+
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
+            ) from None
+        export_onnx(model, out, opset=args.opset, dynamic_size=False if args.static_size else None)
+    else:
+        save_model(model, out)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,99 @@
+"""``rankiqa export``: checkpoint -> model file with metadata options, ONNX parity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rankiqa.cli import main
+from rankiqa.inference import load_model, read_metadata
+from rankiqa.inference.export import save_model, untrained_model
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+
+def tiny(head: str = "compact", crop: int = 192):
+    protocol = {"resize": None, "test_crops": "full" if head == "compact" else "center"}
+    protocol["crop_size"] = crop
+    return untrained_model("shallow", head, input=protocol, score={"offset": 50.0, "scale": 10.0})
+
+
+def onnx_scores(path: Path, x: torch.Tensor) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["score"], {"image": x.numpy()})[0]
+
+
+def test_onnx_parity_with_dynamic_batch_and_size(tmp_path: Path, capsys) -> None:
+    model_path = save_model(tiny(), tmp_path / "m.safetensors")
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(model_path), "--format", "onnx", str(out)]) == 0
+    model = load_model(model_path)
+    torch.manual_seed(0)
+    for shape in [(1, 3, 192, 192), (3, 3, 200, 264)]:
+        x = torch.rand(*shape)
+        with torch.inference_mode():
+            expected = model(x).numpy()
+        np.testing.assert_allclose(onnx_scores(out, x), expected, atol=1e-4, rtol=1e-5)
+    proto = onnx.load(str(out))
+    assert proto.opset_import[0].version >= 17
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(meta["rankiqa"])["input"] == model.protocol.to_dict()
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert all(d.dim_param for d in dims[:1] + dims[2:])  # batch, height, width are symbolic
+
+
+def test_onnx_paper_head_has_a_fixed_size(tmp_path: Path) -> None:
+    model = tiny("paper", crop=227)
+    out = tmp_path / "p.onnx"
+    assert main(["export", "-m", str(save_model(model, tmp_path / "p.safetensors")), str(out)]) == 0
+    dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and dims[2].dim_value == 227 and dims[3].dim_value == 227
+    x = torch.rand(2, 3, 227, 227)
+    with torch.inference_mode():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(onnx_scores(out, x), expected, atol=1e-4, rtol=1e-5)
+
+
+def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) -> None:
+    from rankiqa.training.checkpoint import save_checkpoint
+
+    net = tiny().net
+    ckpt = tmp_path / "run" / "best.pt"
+    save_checkpoint(
+        ckpt,
+        {"kind": "finetune", "model_config": net.config, "model": net.state_dict(), "step": 3},
+    )
+    (tmp_path / "recipe.json").write_text(json.dumps({"data": "clive-dev", "epochs": 2}))
+    out = tmp_path / "mine.safetensors"
+    args = ["export", str(ckpt), "--format", "rankiqa", str(out), "--input-resize", "256"]
+    args += ["--test-crops", "center", "--crop-size", "192", "--name", "mine"]
+    args += ["--metric", "clive_val_srocc=0.81", "--training-json", str(tmp_path / "recipe.json")]
+    assert main(args) == 0
+    metadata = read_metadata(out)
+    assert metadata["input"] == {"resize": 256, "test_crops": "center", "crop_size": 192}
+    assert metadata["name"] == "mine"
+    assert metadata["metrics"]["clive_val_srocc"] == 0.81
+    assert (
+        metadata["training"]["data"] == "clive-dev" and metadata["training"]["kind"] == "finetune"
+    )
+    x = torch.rand(1, 3, 192, 192)
+    with torch.inference_mode():
+        assert torch.allclose(load_model(out)(x), net(x), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["a.bin"], "suffix"),
+        (["x.pt", "y.onnx", "z"], "at most two"),
+        (["missing.pt", "y.safetensors"], "not found"),
+    ],
+)
+def test_export_errors(tmp_path: Path, capsys, args, message) -> None:
+    code = main(["export", *[str(tmp_path / a) for a in args]])
+    assert code == 2 and message in capsys.readouterr().err
