@@ -6,7 +6,7 @@ from rankiqa.models import BACKBONES, build_model, model_from_config
 
 
 @pytest.mark.parametrize("name", ["shallow", "alexnet", "resnet18", "mobilenet_v3_small"])
-@pytest.mark.parametrize("head", ["paper", "compact"])
+@pytest.mark.parametrize("head", ["paper", "compact", "stats"])
 def test_one_score_per_image(name, head):
     model = build_model(name, head).eval()
     size = model.input_size
@@ -51,3 +51,16 @@ def test_head_gets_larger_learning_rate():
     groups = model.parameter_groups(1e-4, head_lr_mult=10)
     assert [g["lr"] for g in groups] == [1e-4, 1e-3]
     assert set(BACKBONES) >= {"shallow", "alexnet", "vgg16"}
+
+
+@pytest.mark.parametrize("name", ["shallow", "alexnet", "vgg16", "resnet18", "mobilenet_v3_small"])
+def test_stats_head_taps_match_declared_channels(name):
+    from rankiqa.models.backbones import feature_taps
+
+    spec = BACKBONES[name]
+    model = build_model(name, "stats").eval()
+    with torch.no_grad():
+        taps = feature_taps(
+            model.backbone, torch.rand(1, 3, model.input_size, model.input_size), spec.taps
+        )
+    assert [t.shape[1] for t in taps] == list(spec.tap_channels)

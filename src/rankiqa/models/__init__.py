@@ -1,7 +1,7 @@
 """Quality networks: backbone + head giving one scalar per image (higher = better quality)."""
 
 from rankiqa.models.backbones import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, BackboneSpec
-from rankiqa.models.heads import HEADS, CompactHead, PaperHead
+from rankiqa.models.heads import HEADS, CompactHead, PaperHead, StatsHead
 from rankiqa.models.quality import (
     QualityNet,
     build_model,
@@ -17,6 +17,7 @@ __all__ = [
     "BackboneSpec",
     "CompactHead",
     "PaperHead",
+    "StatsHead",
     "QualityNet",
     "build_model",
     "load_backbone_weights",

@@ -24,6 +24,8 @@ class BackboneSpec:
     paper_hidden: tuple[int, ...]  #: hidden fc widths of the paper's head
     input_size: int  #: training crop size
     torchvision_weights: str | None  #: torchvision weights enum used with ``weights="imagenet"``
+    taps: tuple[int, ...] = ()  #: layers whose outputs the multi-level ``stats`` head pools
+    tap_channels: tuple[int, ...] = ()  #: channels of those outputs
 
 
 class Shallow(nn.Module):
@@ -86,28 +88,91 @@ class ResNetFeatures(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_taps(x)[-1]
+
+    def forward_taps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Outputs of layer1 … layer4."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        outputs = []
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = layer(x)
+            outputs.append(x)
+        return outputs
+
+
+def feature_taps(backbone: nn.Module, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
+    """Intermediate feature maps of ``backbone`` at the layer indices ``taps``.
+
+    Sequential backbones are run layer by layer (stopping after the last tap); backbones with
+    their own ``forward_taps`` (ResNet) use it.
+    """
+    if hasattr(backbone, "forward_taps"):
+        return backbone.forward_taps(x)
+    layers = backbone.features if isinstance(backbone, Shallow) else backbone
+    outputs = []
+    for index, layer in enumerate(layers):
+        x = layer(x)
+        if index in taps:
+            outputs.append(x)
+            if index == taps[-1]:
+                break
+    return outputs
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "shallow": BackboneSpec("shallow", Shallow, 32, 3, (), 227, None),
+    "shallow": BackboneSpec(
+        "shallow",
+        Shallow,
+        channels=32,
+        paper_grid=3,
+        paper_hidden=(),
+        input_size=227,
+        torchvision_weights=None,
+        taps=(1, 4, 7, 9),
+        tap_channels=(32, 32, 32, 32),
+    ),
     "alexnet": BackboneSpec(
-        "alexnet", _alexnet, 256, 6, (4096, 4096), 227, "AlexNet_Weights.IMAGENET1K_V1"
+        "alexnet",
+        _alexnet,
+        channels=256,
+        paper_grid=6,
+        paper_hidden=(4096, 4096),
+        input_size=227,
+        torchvision_weights="AlexNet_Weights.IMAGENET1K_V1",
+        taps=(4, 7, 9, 11),
+        tap_channels=(192, 384, 256, 256),  # ReLUs after conv2 … conv5
     ),
     "vgg16": BackboneSpec(
-        "vgg16", _vgg16, 512, 7, (4096, 4096), 224, "VGG16_Weights.IMAGENET1K_V1"
+        "vgg16",
+        _vgg16,
+        channels=512,
+        paper_grid=7,
+        paper_hidden=(4096, 4096),
+        input_size=224,
+        torchvision_weights="VGG16_Weights.IMAGENET1K_V1",
+        taps=(8, 15, 22, 29),
+        tap_channels=(128, 256, 512, 512),  # last ReLU of blocks 2 … 5
     ),
     "resnet18": BackboneSpec(
-        "resnet18", lambda: ResNetFeatures(18), 512, 7, (), 224, "ResNet18_Weights.IMAGENET1K_V1"
+        "resnet18",
+        lambda: ResNetFeatures(18),
+        channels=512,
+        paper_grid=7,
+        paper_hidden=(),
+        input_size=224,
+        torchvision_weights="ResNet18_Weights.IMAGENET1K_V1",
+        taps=(0, 1, 2, 3),
+        tap_channels=(64, 128, 256, 512),  # layer1 … layer4
     ),
     "mobilenet_v3_small": BackboneSpec(
         "mobilenet_v3_small",
         _mobilenet_v3_small,
-        576,
-        7,
-        (1024,),
-        224,
-        "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+        channels=576,
+        paper_grid=7,
+        paper_hidden=(1024,),
+        input_size=224,
+        torchvision_weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+        taps=(3, 8, 12),
+        tap_channels=(24, 48, 576),  # ends of the 1/8, 1/16, 1/32 stages
     ),
 }

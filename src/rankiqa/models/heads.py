@@ -45,4 +45,33 @@ class CompactHead(nn.Module):
         return self.fc(pooled).squeeze(1)
 
 
-HEADS = ("paper", "compact")
+class StatsHead(nn.Module):
+    """Multi-level statistics pooling: per-channel mean and standard deviation of several
+    backbone stages, batch-normalised, then a small MLP. Any input size.
+
+    Low-level statistics (noise, blur, blockiness) live in early stages, so pooling several
+    stages suits quality better than the last map alone.
+    """
+
+    multi_level = True
+
+    def __init__(self, channels: tuple[int, ...], hidden: int = 256, dropout: float = 0.25):
+        super().__init__()
+        width = 2 * sum(channels)
+        self.norm = nn.BatchNorm1d(width)
+        self.fc = nn.Sequential(
+            nn.Linear(width, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        pooled = []
+        for f in features:
+            flat = f.flatten(2)
+            pooled += [flat.mean(dim=2), flat.std(dim=2)]
+        return self.fc(self.norm(torch.cat(pooled, dim=1))).squeeze(1)
+
+
+HEADS = ("paper", "compact", "stats")

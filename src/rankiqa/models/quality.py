@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from rankiqa.errors import UserError
-from rankiqa.models.backbones import BACKBONES, IMAGENET_MEAN, IMAGENET_STD
-from rankiqa.models.heads import HEADS, CompactHead, PaperHead
+from rankiqa.models.backbones import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, feature_taps
+from rankiqa.models.heads import HEADS, CompactHead, PaperHead, StatsHead
 
 
 class QualityNet(nn.Module):
@@ -41,6 +41,9 @@ class QualityNet(nn.Module):
         return self.backbone((x - self.mean) / self.std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if getattr(self.head, "multi_level", False):
+            taps = tuple(BACKBONES[self.config["backbone"]].taps)
+            return self.head(feature_taps(self.backbone, (x - self.mean) / self.std, taps))
         return self.head(self.features(x))
 
     def parameter_groups(self, lr: float, head_lr_mult: float = 10.0, weight_decay: float = 0.0):
@@ -131,7 +134,8 @@ def build_model(
 
     Args:
         backbone: one of ``shallow``, ``alexnet``, ``vgg16``, ``resnet18``, ``mobilenet_v3_small``.
-        head: ``paper`` (the paper's fc layers) or ``compact`` (global pooling + small MLP).
+        head: ``paper`` (the paper's fc layers), ``compact`` (global avg+max pooling + small MLP)
+            or ``stats`` (mean and std of several backbone stages + small MLP).
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's weights, downloaded
             when online) or a local state-dict file.
         input_size: training crop size; defaults to the paper's (227 shallow/alexnet, else 224).
@@ -152,6 +156,8 @@ def build_model(
         load_backbone_weights(features, backbone, backbone_weights)
     if head == "paper":
         head_module: nn.Module = PaperHead(spec.channels, spec.paper_grid, spec.paper_hidden)
+    elif head == "stats":
+        head_module = StatsHead(spec.tap_channels)
     else:
         head_module = CompactHead(spec.channels)
     config = {
