@@ -6,12 +6,16 @@ Layout (contract 1): ``OUT/<reference>/pristine.png``, ``OUT/<reference>/<group>
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import multiprocessing
 import os
+import signal
+import threading
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,11 +89,18 @@ def _targets(preset: str, reference: str) -> list[tuple[str, str, int]]:
 
 
 def process_reference(
-    source: str, out: str, reference: str, preset: str, seed: int, max_side: int | None
+    source: str,
+    out: str,
+    reference: str,
+    preset: str,
+    seed: int,
+    max_side: int | None,
+    orphaned: Callable[[], bool] = lambda: False,
 ) -> tuple[str, list[tuple[str, str, str, int]], int, int, str | None]:
     """Write the missing files of one reference; decode the source only if something is missing.
 
     Returns ``(reference, rows, written, skipped, error)``; ``error`` is a message or ``None``.
+    ``orphaned()`` is checked before each image so a worker whose parent died stops early.
     """
     out_dir = Path(out)
     targets = _targets(preset, reference)
@@ -105,19 +116,55 @@ def process_reference(
         return reference, [], 0, 0, f"{source}: smaller than {MIN_SIDE} px on a side"
     image = resize_max_side(image, max_side)
     groups = get_preset(preset)
+    written = 0
     for path, group, level in missing:
+        if orphaned():
+            raise SystemExit(1)
         if group == PRISTINE:
             version = image
         else:
             version = groups[group](image, level, level_rng(seed, reference, group, level))
         save_png(version, out_dir / path)
-    return reference, rows, len(missing), len(targets) - len(missing), None
+        written += 1
+    return reference, rows, written, len(targets) - written, None
 
 
-def _init_worker() -> None:
+_PARENT_PID: int | None = None
+
+
+def _orphaned() -> bool:
+    return os.getppid() != _PARENT_PID
+
+
+def _process_job(job: tuple) -> tuple:
+    return process_reference(*job, orphaned=_orphaned)
+
+
+def _init_worker(parent: int) -> None:
     import cv2
 
+    global _PARENT_PID
+    _PARENT_PID = parent
     cv2.setNumThreads(1)  # one process per core: no nested OpenCV thread pools
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt (main thread only) so workers get terminated."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _remove_stale_temporaries(out: Path) -> None:
@@ -220,28 +267,40 @@ def generate_ranked_set(
         reference, ref_rows, written, skipped, error = outcome
         if error is not None:
             result.failed.append((reference, error))
-            bar.write(f"rankiqa: skipped {error}")
+            bar.write(f"rankiqa: warning: skipped: {error}")
         rows.extend(ref_rows)
         result.written += written
         result.skipped += skipped
         bar.update(1)
 
+    # References already complete are only listed (cheap); the rest are distorted.
+    pending = []
+    for job in jobs:
+        if all((out / path).is_file() for path, _, _ in _targets(preset, job[2])):
+            collect(process_reference(*job))
+        else:
+            pending.append(job)
+    workers = min(workers, len(pending))
     try:
-        if workers == 1:
+        if workers <= 1:
             import cv2
 
             previous = cv2.getNumThreads()
             cv2.setNumThreads(1)
             try:
-                for job in jobs:
+                for job in pending:
                     collect(process_reference(*job))
             finally:
                 cv2.setNumThreads(previous)
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-                futures = [pool.submit(process_reference, *job) for job in jobs]
-                for future in as_completed(futures):
-                    collect(future.result())
+            # Pool's context exit terminates the workers, so Ctrl-C stops at once; a file being
+            # written is only a temporary, removed by the next run.
+            with (
+                _sigterm_as_interrupt(),
+                multiprocessing.Pool(workers, _init_worker, (os.getpid(),)) as pool,
+            ):
+                for outcome in pool.imap_unordered(_process_job, pending):
+                    collect(outcome)
     finally:
         bar.close()
 
