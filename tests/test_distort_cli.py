@@ -157,3 +157,33 @@ def test_out_inside_src_is_not_read_back(src, capsys):
     assert run(src, out, "--workers", "1") == 0
     assert run(src, out, "--workers", "1") == 0
     assert {r["reference"] for r in manifest(out)} == {"a", "sub/b"}
+
+
+def test_source_formats(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    rgb = natural_image(48, 64, seed=5)
+    Image.fromarray(rgb).convert("RGBA").save(src / "rgba.png")
+    Image.fromarray(rgb).save(src / "pic.bmp")
+    Image.fromarray(rgb).save(src / "pic2.tiff")
+    Image.fromarray(rgb).save(src / "pic3.webp", lossless=True)
+    wide = (rgb[:, :, 1].astype(np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(wide).save(src / "grey16.png")  # uint16 -> mode I;16
+    with Image.open(src / "grey16.png") as im:
+        assert im.mode in ("I;16", "I")  # really a 16-bit source
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise on display
+    Image.fromarray(rgb).save(src / "rotated.jpg", quality=95, exif=exif.tobytes())
+    out = tmp_path / "out"
+    assert run(src, out, "--workers", "1") == 0
+    shapes = {
+        ref: read_image(out / ref / "pristine.png").shape
+        for ref in ("rgba", "pic", "pic2", "pic3", "grey16", "rotated")
+    }
+    assert shapes.pop("rotated") == (64, 48, 3)
+    assert set(shapes.values()) == {(48, 64, 3)}
+    assert np.array_equal(read_image(out / "pic3" / "pristine.png"), rgb)
+    grey = read_image(out / "grey16" / "pristine.png")
+    assert np.array_equal(grey[:, :, 0], rgb[:, :, 1]) and np.array_equal(
+        grey[:, :, 2], rgb[:, :, 1]
+    )
