@@ -187,3 +187,14 @@ def test_source_formats(tmp_path):
     assert np.array_equal(grey[:, :, 0], rgb[:, :, 1]) and np.array_equal(
         grey[:, :, 2], rgb[:, :, 1]
     )
+
+
+def test_changed_distortion_parameters_refused(src, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(src, out, "--workers", "1") == 0
+    info = json.loads((out / "preset.json").read_text())
+    info["groups"]["wn"]["levels"][0] = 0.5
+    (out / "preset.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert run(src, out, "--workers", "1") == 2
+    assert "other distortion parameters" in capsys.readouterr().err

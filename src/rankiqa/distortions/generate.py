@@ -189,6 +189,11 @@ def _check_settings(out: Path, settings: dict) -> None:
             f"{out}: already holds a set made with {old}; use the same options to resume "
             "or choose another OUT"
         )
+    if previous.get("groups") != json.loads(json.dumps(settings["groups"])):
+        raise UserError(
+            f"{out}: already holds a set made with other distortion parameters (rankiqa "
+            f"{previous.get('rankiqa_version', '?')}); choose another OUT"
+        )
 
 
 def find_sources(src: Path, out: Path) -> list[tuple[Path, str]]:
@@ -261,7 +266,9 @@ def generate_ranked_set(
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(jobs), unit="ref", desc=f"distort {preset}", disable=not progress)
+    bar = tqdm(
+        total=len(jobs), unit="ref", desc=f"distort {preset}", disable=None if progress else True
+    )
 
     def collect(outcome: tuple) -> None:
         reference, ref_rows, written, skipped, error = outcome
