@@ -4,7 +4,8 @@
 
 Per type: median milliseconds per 512×384 image (over levels and repeats). Per preset:
 images written per second by the whole generator (decode, distort, PNG write) with 1 and
-2 worker processes, and their ratio (the scaling).
+2 worker processes, their ratio (the scaling; needs two otherwise idle cores), and images per
+CPU-second (the parallel overhead, independent of other load on the machine).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -78,6 +80,15 @@ def per_type_ms(images: list[np.ndarray], presets: list[str], repeats: int) -> d
     return result
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its reaped children (the pool workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def preset_throughput(images: list[np.ndarray], preset: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="rankiqa-bench-") as tmp:
         src = Path(tmp) / "src"
@@ -87,13 +98,16 @@ def preset_throughput(images: list[np.ndarray], preset: str) -> dict:
         out = {}
         for workers in (1, 2):
             dest = Path(tmp) / f"out{workers}"
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             res = generate_ranked_set(src, dest, preset=preset, workers=workers, progress=False)
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             out[f"workers_{workers}"] = {
                 "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu, 2),
                 "images": res.written,
                 "images_per_s": round(res.written / seconds, 2),
+                # images per CPU-second: equal for 1 and 2 workers = no parallel overhead
+                "images_per_cpu_s": round(res.written / cpu, 2),
             }
         t0 = time.perf_counter()
         generate_ranked_set(src, Path(tmp) / "out2", preset=preset, workers=2, progress=False)
