@@ -94,17 +94,14 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    import torch
-
     from rankiqa.cli.datasets import load_from_args
     from rankiqa.data.iqa.transforms import normalise_pooling
     from rankiqa.data.splits import load_splits, official_split
     from rankiqa.errors import UserError
-    from rankiqa.evaluation.protocol import evaluate_table, format_report
+    from rankiqa.evaluation.protocol import evaluate_table, format_report, json_safe
     from rankiqa.inference import load_model
     from rankiqa.training.runner import resolve_device
 
-    torch.set_grad_enabled(False)
     model = load_model(args.model)
     model = model.to(resolve_device(args.device))
     protocol = model.protocol
@@ -166,9 +163,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from rankiqa.imageio import write_text_atomic
 
-        write_text_atomic(args.out, json.dumps(report, indent=1) + "\n")
+        write_text_atomic(args.out, json.dumps(json_safe(report), indent=1) + "\n")
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(json_safe(report), indent=1))
     else:
         print(format_report(report, table.distortion_names))
     return 0

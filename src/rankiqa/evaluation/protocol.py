@@ -28,7 +28,18 @@ def as_iqa_model(net: torch.nn.Module, resize: int | None, test_crops: str, crop
     if isinstance(net, IQAModel):
         return net
     metadata = {"input": {"resize": resize, "test_crops": test_crops, "crop_size": crop_size}}
-    return IQAModel(net, metadata)
+    return IQAModel(net, metadata).train(net.training)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats replaced by ``None`` (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _collate(items: list) -> list:

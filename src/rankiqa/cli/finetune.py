@@ -1,0 +1,202 @@
+"""``rankiqa finetune``: RankIQA+FT, regression of a (ranking-pretrained) network on opinion scores."""
+
+from __future__ import annotations
+
+import argparse
+
+from rankiqa.cli.datasets import add_dataset_options
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _resize(value: str) -> int | None:
+    if value.lower() in ("none", "native", "null"):
+        return None
+    return _positive(value)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a network on an IQA dataset's opinion scores (RankIQA+FT)",
+        description=(
+            "Regress the dataset's scores rescaled to 0-100 (higher is better) with one branch of "
+            "a ranking network (--init RUN/best.pt), an ImageNet backbone (--init imagenet) or "
+            "random weights (--init scratch). Defaults follow the paper's fine-tuning solver: SGD "
+            "with momentum 0.9, lr 1e-5 (TID2013; 1e-6 for LIVE) halved every 5000 iterations, "
+            "batch 30, head lr x10, random crops of the backbone's input size. These tiny learning "
+            "rates need tens of thousands of iterations; on a CPU use e.g. --optimizer adam --lr "
+            "1e-4 --resize 256 --crop-size 224 (see docs/finetune-evaluate.md). Writes "
+            "checkpoint.pt (latest, --resume), best.pt (best validation SROCC), metrics.csv, "
+            "curves.png, run.json and summary.json to --out."
+        ),
+    )
+    add_dataset_options(parser)
+    parser.add_argument(
+        "--init", required=True, help="imagenet, scratch, or a train-rank checkpoint (RUN/best.pt)"
+    )
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--backbone", default="alexnet", help="backbone for imagenet/scratch (default alexnet)"
+    )
+    model.add_argument(
+        "--head",
+        default="paper",
+        help="head for imagenet/scratch: paper (default), compact or stats",
+    )
+    model.add_argument(
+        "--backbone-weights",
+        metavar="PATH",
+        help="local ImageNet backbone weights for --init imagenet (else downloaded)",
+    )
+    model.add_argument(
+        "--head-init",
+        choices=("calibrate", "keep", "reset"),
+        default="calibrate",
+        help="ranking init: calibrate the last layer onto 0-100 by least squares (default), keep, or reset it",
+    )
+    split = parser.add_argument_group("split")
+    split.add_argument(
+        "--split-file",
+        help="JSON split file (rankiqa datasets --make-splits); default: a random 80/20 split saved to RUN_DIR/split.json",
+    )
+    split.add_argument(
+        "--split-index", type=int, default=0, help="which split of --split-file (default 0)"
+    )
+    split.add_argument(
+        "--official-split",
+        action="store_true",
+        help="train on the official training part (KonIQ-10k)",
+    )
+    opt = parser.add_argument_group("optimisation")
+    opt.add_argument(
+        "--loss",
+        choices=("euclidean", "mse", "l1", "smoothl1"),
+        default="euclidean",
+        help="regression loss (default euclidean = ½·MSE, the paper's)",
+    )
+    opt.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    opt.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default 1e-5; 1e-6 for live)"
+    )
+    opt.add_argument(
+        "--lr-step",
+        type=_positive,
+        default=5000,
+        help="iterations between lr decays (default 5000)",
+    )
+    opt.add_argument("--lr-gamma", type=float, default=0.5, help="lr decay factor (default 0.5)")
+    opt.add_argument("--momentum", type=float, default=0.9)
+    opt.add_argument("--weight-decay", type=float, default=5e-4)
+    opt.add_argument(
+        "--head-lr-mult", type=float, default=10.0, help="head lr multiplier (default 10)"
+    )
+    opt.add_argument("--iters", type=_positive, default=20000, help="iterations (default 20000)")
+    opt.add_argument(
+        "--batch-size", type=_positive, default=30, help="images per batch (default 30)"
+    )
+    data = parser.add_argument_group("input")
+    data.add_argument(
+        "--resize",
+        type=_resize,
+        default=None,
+        help="shorter side before cropping (default: native)",
+    )
+    data.add_argument(
+        "--crop-size",
+        type=_positive,
+        default=None,
+        help="training crop (default: backbone input size, 227/224)",
+    )
+    data.add_argument("--val-crops", default="center", help="validation pooling (default center)")
+    data.add_argument(
+        "--test-crops",
+        default="crops:30",
+        help="pooling recorded for scoring/evaluate (default crops:30, the paper's)",
+    )
+    data.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="decode images per batch instead of keeping them in memory",
+    )
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument(
+        "--val-every",
+        type=_positive,
+        default=1000,
+        help="validate + checkpoint every N iterations (default 1000)",
+    )
+    run_group.add_argument("--log-every", type=_positive, default=20)
+    run_group.add_argument(
+        "--workers", type=int, default=2, help="image loading threads/processes (default 2)"
+    )
+    run_group.add_argument("--seed", type=int, default=0)
+    run_group.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from checkpoint.pt"
+    )
+    run_group.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available)"
+    )
+    run_group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from rankiqa.cli.datasets import dataset_options
+    from rankiqa.training.finetune import FinetuneConfig, finetune
+
+    config = FinetuneConfig(
+        dataset=args.dataset,
+        root=args.root,
+        init=args.init,
+        out=args.out,
+        backbone=args.backbone,
+        head=args.head,
+        backbone_weights=args.backbone_weights,
+        head_init=args.head_init,
+        split_file=args.split_file,
+        split_index=args.split_index,
+        official_split=args.official_split,
+        loss=args.loss,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        lr_step=args.lr_step,
+        lr_gamma=args.lr_gamma,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        head_lr_mult=args.head_lr_mult,
+        iters=args.iters,
+        batch_size=args.batch_size,
+        resize=args.resize,
+        crop_size=args.crop_size,
+        val_every=args.val_every,
+        val_crops=args.val_crops,
+        test_crops=args.test_crops,
+        log_every=args.log_every,
+        workers=args.workers,
+        cache=not args.no_cache,
+        seed=args.seed,
+        resume=args.resume,
+        device=args.device,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        dataset_options=dataset_options(args),
+    )
+    summary = finetune(config)
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("steps", "seconds", "val", "best", "run_dir")}, indent=1
+        )
+    )
+    return 0

@@ -1,0 +1,407 @@
+"""RankIQA+FT: fine-tune one branch of a (ranking-pretrained) network on opinion scores.
+
+The network regresses the dataset's scores rescaled to 0–100, higher = better (contract 3), so
+a fine-tuned network's output is the quality score. Training takes random ``crop_size`` crops
+of images resized so that their shorter side is ``resize`` (contract 4); validation pools
+``val_crops`` views per test image of the split. Every per-iteration random choice (which
+images, where the crops go, dropout) derives from (seed, iteration), so ``resume`` continues a
+run exactly as if it had not been interrupted.
+
+Initialisation (``init``):
+
+* ``imagenet``: ImageNet backbone weights (``backbone_weights`` file, else torchvision's,
+  downloaded when online), new head;
+* ``scratch``: random weights;
+* a ``train-rank`` checkpoint (``RUN/best.pt``): backbone and head of the ranking network.
+  The ranking head's output has an arbitrary scale, so by default (``head_init="calibrate"``)
+  its last linear layer is rescaled by the least-squares fit ``target ≈ a·score + b`` on the
+  training images (center crops): the network starts as the ranking model mapped linearly onto
+  0–100, keeping all it learnt. ``keep`` leaves it as is, ``reset`` re-initialises it.
+
+For new heads (imagenet/scratch) the last layer's bias starts at the mean training target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+from rankiqa.data.iqa import load_iqa_dataset
+from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
+from rankiqa.data.iqa.transforms import normalise_pooling
+from rankiqa.data.splits import (
+    Split,
+    load_splits,
+    official_split,
+    random_splits,
+    save_splits,
+    select_split,
+)
+from rankiqa.errors import UserError
+from rankiqa.evaluation.metrics import iqa_metrics
+from rankiqa.evaluation.protocol import predict
+from rankiqa.losses.regression import euclidean_loss
+from rankiqa.training import runner
+from rankiqa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
+
+#: the paper's fine-tuning learning rates (others: 1e-5)
+DEFAULT_LR = {"tid2013": 1e-5, "tid2008": 1e-5, "live": 1e-6}
+LOSSES = ("euclidean", "mse", "l1", "smoothl1")
+HEAD_INITS = ("calibrate", "keep", "reset")
+
+
+@dataclass
+class FinetuneConfig:
+    """Options of ``rankiqa finetune`` (defaults: the paper's fine-tuning solver)."""
+
+    dataset: str
+    root: str
+    init: str  #: ``imagenet``, ``scratch`` or a train-rank checkpoint path
+    out: str
+    backbone: str = "alexnet"
+    head: str = "paper"
+    backbone_weights: str | None = None
+    head_init: str = "calibrate"
+    split_file: str | None = None
+    split_index: int = 0
+    official_split: bool = False
+    test_fraction: float = 0.2
+    loss: str = "euclidean"
+    optimizer: str = "sgd"
+    lr: float | None = None  #: ``None``: 1e-5 (TID2013/2008, others), 1e-6 (LIVE)
+    lr_step: int = 5000
+    lr_gamma: float = 0.5
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    head_lr_mult: float = 10.0
+    iters: int = 20_000
+    batch_size: int = 30
+    resize: int | None = None
+    crop_size: int | None = None  #: ``None``: the backbone's input size (227 / 224)
+    val_every: int = 1000
+    val_crops: str = "center"
+    test_crops: str = "crops:30"
+    log_every: int = 20
+    workers: int = 2
+    cache: bool = True
+    seed: int = 0
+    resume: bool = False
+    device: str | None = None
+    progress: bool = True
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+
+RESUMABLE_OVERRIDES = (
+    "iters",
+    "val_every",
+    "log_every",
+    "workers",
+    "device",
+    "progress",
+    "resume",
+    "cache",
+)
+
+
+def loss_fn(kind: str):
+    if kind == "euclidean":
+        return euclidean_loss
+    if kind == "mse":
+        return F.mse_loss
+    if kind == "l1":
+        return F.l1_loss
+    if kind == "smoothl1":
+        return lambda p, t: F.smooth_l1_loss(p, t, beta=1.0)
+    raise UserError(f"--loss: expected one of {', '.join(LOSSES)}, got {kind!r}")
+
+
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The head's final ``Linear(·, 1)`` layer."""
+    linears = [m for m in model.head.modules() if isinstance(m, nn.Linear)]
+    if not linears or linears[-1].out_features != 1:
+        raise UserError("the model's head does not end in a Linear(·, 1) layer")
+    return linears[-1]
+
+
+def _choose_split(config: FinetuneConfig, table, out: Path) -> Split:
+    if config.split_file and config.official_split:
+        raise UserError("give either --split-file or --official-split")
+    if config.split_file:
+        return select_split(
+            load_splits(config.split_file, table), config.split_index, config.split_file
+        )
+    if config.official_split:
+        return official_split(table)
+    split = random_splits(table, 1, config.test_fraction, config.seed)[0]
+    save_splits(
+        out / "split.json",
+        table,
+        [split],
+        seed=config.seed,
+        test_fraction=config.test_fraction,
+        by_reference=table.synthetic,
+    )
+    return split
+
+
+def _build(config: FinetuneConfig, state: dict | None):
+    from rankiqa.models import build_model, model_from_config
+
+    if state is not None:  # resuming
+        model = model_from_config(state["model_config"])
+        model.load_state_dict(state["model"])
+        return model, "resume"
+    if config.init == "imagenet":
+        weights = config.backbone_weights or "imagenet"
+        return build_model(
+            config.backbone, config.head, weights, input_size=config.crop_size
+        ), "new"
+    if config.init == "scratch":
+        if config.backbone_weights:
+            raise UserError("--init scratch takes no --backbone-weights")
+        return build_model(config.backbone, config.head, None, input_size=config.crop_size), "new"
+    path = Path(config.init)
+    if not path.exists():
+        raise UserError(
+            f"--init {config.init}: expected imagenet, scratch or a train-rank checkpoint file"
+        )
+    rank = load_checkpoint(path)
+    model_config = dict(rank["model_config"])
+    if config.crop_size:
+        model_config["input_size"] = int(config.crop_size)
+    model = model_from_config(model_config)
+    try:
+        model.load_state_dict({k.removeprefix("module."): v for k, v in rank["model"].items()})
+    except RuntimeError as exc:
+        raise UserError(
+            f"{path}: checkpoint weights do not match its model_config ({exc})"
+        ) from None
+    return model, "rank"
+
+
+def _init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int, device) -> dict:
+    """Calibrate / reset the last layer (see the module docstring); returns what was done."""
+    layer = last_linear(model)
+    targets = np.asarray(train_images.table.targets, dtype=np.float64)
+    if mode == "new" or (mode == "rank" and how == "reset"):
+        with torch.no_grad():
+            nn.init.normal_(layer.weight, std=0.01)
+            layer.bias.fill_(float(targets.mean()))
+        return {"head": "new last layer, bias = mean target", "bias": float(targets.mean())}
+    if mode == "rank" and how == "calibrate":
+        model.eval()
+        with torch.no_grad():
+            scores = predict(model, train_images, "center", crop_size)
+        a, b = (
+            np.polyfit(scores, targets, 1) if np.ptp(scores) > 0 else (0.0, float(targets.mean()))
+        )
+        with torch.no_grad():
+            layer.weight.mul_(float(a))
+            layer.bias.mul_(float(a)).add_(float(b))
+        return {
+            "head": "ranking head calibrated",
+            "a": float(a),
+            "b": float(b),
+            "train_srocc_before": float(iqa_metrics(scores, targets)["srocc"]),
+        }
+    return {"head": "kept"}
+
+
+def _config_from_checkpoint(config: FinetuneConfig, state: dict) -> FinetuneConfig:
+    saved = dict(state.get("args", {}))
+    known = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    merged = {k: v for k, v in saved.items() if k in known}
+    for key in RESUMABLE_OVERRIDES + ("root", "out"):
+        merged[key] = getattr(config, key)
+    return FinetuneConfig(**merged)
+
+
+def validate(
+    model, images: IQAImages, crops: str, crop_size: int, batch_size: int = 16
+) -> dict[str, float]:
+    """SROCC/PLCC/... of the pooled predictions on ``images`` (the split's test part)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = predict(model, images, crops, crop_size, batch_size=batch_size)
+    model.train(was_training)
+    m = iqa_metrics(pred, images.table.targets)
+    return {k: float(m[k]) for k in ("srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5")}
+
+
+def finetune(config: FinetuneConfig) -> dict[str, Any]:
+    """Fine-tune on opinion scores; returns a summary (last/best validation metrics, timings)."""
+    out = Path(config.out)
+    ckpt_path = out / "checkpoint.pt"
+    state = None
+    if config.resume:
+        state = load_checkpoint(ckpt_path)
+        if state.get("kind") != "finetune":
+            raise UserError(f"{ckpt_path}: not a finetune checkpoint (kind={state.get('kind')})")
+        config = _config_from_checkpoint(config, state)
+    elif ckpt_path.exists():
+        raise UserError(
+            f"--out {out}: already holds a run (checkpoint.pt); pass --resume to continue it or choose another folder"
+        )
+    if config.iters < 1 or config.val_every < 1 or config.batch_size < 1:
+        raise UserError("--iters, --val-every and --batch-size must be positive")
+    if config.head_init not in HEAD_INITS:
+        raise UserError(f"--head-init: expected one of {', '.join(HEAD_INITS)}")
+    criterion = loss_fn(config.loss)
+    val_crops = normalise_pooling(config.val_crops)
+    test_crops = normalise_pooling(config.test_crops)
+    device = runner.resolve_device(config.device)
+    out.mkdir(parents=True, exist_ok=True)
+
+    table = load_iqa_dataset(config.dataset, config.root, **config.dataset_options)
+    if state is not None and "split" in state:
+        split = Split(tuple(state["split"]["train"]), tuple(state["split"]["test"]))
+    else:
+        split = _choose_split(config, table, out)
+    lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.dataset, 1e-5)
+
+    runner.seed_everything(config.seed)
+    model, mode = _build(config, state)
+    crop_size = model.input_size
+    if (val_crops == "full" or test_crops == "full") and model.config.get("head") == "paper":
+        raise UserError("--val-crops/--test-crops full need the compact head")
+    model.to(device)
+
+    images = IQAImages(table, resize=config.resize, crop_size=crop_size, cache=config.cache)
+    if config.cache:
+        images.preload(workers=config.workers, progress=config.progress)
+    train_images = subset_images(images, split.train)
+    test_images = subset_images(images, split.test)
+    head_info = (
+        {"head": "resumed"}
+        if state
+        else _init_head(model, config.head_init, mode, train_images, crop_size, device)
+    )
+    model.train()
+
+    optimizer = runner.build_optimizer(
+        model, config.optimizer, lr, config.momentum, config.weight_decay, config.head_lr_mult
+    )
+    scheduler = runner.build_scheduler(optimizer, config.lr_step, config.lr_gamma)
+    step, best = 0, {}
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        best = dict(state.get("best", {}))
+
+    batches = TrainBatches(train_images, config.batch_size, crop_size, config.seed)
+    loader = DataLoader(
+        batches,
+        batch_size=None,
+        sampler=range(step, config.iters),
+        num_workers=0 if config.cache else config.workers,
+        pin_memory=device.type == "cuda",
+    )
+    log = runner.MetricsLog(out, resume_step=step if state else None)
+    args = dataclasses.asdict(config)
+    input_meta = {"resize": config.resize, "test_crops": test_crops, "crop_size": crop_size}
+    split_meta = {"train": list(split.train), "test": list(split.test)}
+    if state is None:
+        runner.write_json(
+            out / "run.json",
+            {
+                "args": args,
+                "lr": lr,
+                "init": mode,
+                "head_init": head_info,
+                "model_config": model.config,
+                "train_images": len(split.train),
+                "test_images": len(split.test),
+                "input": input_meta,
+            },
+        )
+
+    def checkpoint(metrics: dict[str, float]) -> None:
+        payload = {
+            "kind": "finetune",
+            "model_config": model.config,
+            "model": model_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "step": step,
+            "args": args,
+            "metrics": metrics,
+            "best": best,
+            "input": input_meta,
+            "split": split_meta,
+            "dataset": config.dataset,
+            "score": {"offset": 0.0, "scale": 1.0},
+        }
+        save_checkpoint(ckpt_path, payload)
+        if metrics and best.get("step") == step:
+            save_checkpoint(out / "best.pt", payload)
+
+    progress = None
+    if config.progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=config.iters, initial=step, desc="finetune", unit="it")
+    window, last_val = [], {}
+    started, first_step = time.perf_counter(), step
+    for x, y in loader:
+        step += 1
+        runner.seed_step(config.seed, step)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = criterion(model(x), y)
+        runner.check_finite(loss, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        window.append(float(loss.detach()))
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(
+                loss=f"{window[-1]:.2f}",
+                **{
+                    f"val_{k}": f"{v:.3f}"
+                    for k, v in last_val.items()
+                    if k in ("srocc", "plcc_raw")
+                },
+            )
+        if step % config.log_every == 0 or step == config.iters:
+            log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
+            window = []
+        if step % config.val_every == 0 or step == config.iters:
+            last_val = validate(model, test_images, val_crops, crop_size)
+            log.log(step, "val", **last_val)
+            if not best or (math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]):
+                best = {"step": step, **last_val}
+            checkpoint(last_val)
+            log.plot()
+    if progress is not None:
+        progress.close()
+    elapsed = time.perf_counter() - started
+    summary = {
+        "steps": step,
+        "steps_this_run": step - first_step,
+        "seconds": elapsed,
+        "seconds_per_step": elapsed / max(step - first_step, 1),
+        "lr": lr,
+        "val_crops": val_crops,
+        "val": last_val,
+        "best": best,
+        "run_dir": str(out),
+        "train_images": len(split.train),
+        "test_images": len(split.test),
+        "note": "best.pt is selected on the test part of the split (as validation): optimistic; "
+        "checkpoint.pt (last step) is the unbiased one",
+    }
+    runner.write_json(out / "summary.json", summary)
+    return summary

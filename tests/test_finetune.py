@@ -1,0 +1,242 @@
+"""rankiqa finetune on a tiny fixture dataset: learning, exact resume, ranking init, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import natural_image
+from rankiqa.cli import main
+from rankiqa.data.iqa import load_iqa_dataset
+from rankiqa.data.iqa.dataset import IQAImages
+from rankiqa.evaluation.protocol import predict
+from rankiqa.models import build_model
+from rankiqa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
+from rankiqa.training.finetune import _init_head
+
+TINY = [
+    "--backbone",
+    "alexnet",
+    "--head",
+    "compact",
+    "--crop-size",
+    "64",
+    "--resize",
+    "72",
+    "--batch-size",
+    "6",
+    "--workers",
+    "1",
+    "--no-progress",
+    "--optimizer",
+    "adam",
+]
+
+
+def brightness_dataset(root: Path, n: int = 15) -> Path:
+    """Images whose score is their brightness: learnable in a few iterations."""
+    rows = ["path,score"]
+    for i in range(n):
+        level = (i * 7) % n / (n - 1)  # 0..1 in a shuffled order
+        img = natural_image(72, 90, seed=i).astype(np.float64) * (0.25 + 0.75 * level)
+        Image.fromarray(img.astype(np.uint8)).save(root / f"b{i}.png")
+        rows.append(f"b{i}.png,{1 + 4 * level:.3f}")
+    (root / "scores.csv").write_text("\n".join(rows) + "\n")
+    return root / "scores.csv"
+
+
+def read_metrics(run: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(run / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_finetune_learns_and_writes_run(tmp_path, capsys):
+    csv = brightness_dataset(tmp_path)
+    run = tmp_path / "run"
+    code = main(
+        [
+            "finetune",
+            "--dataset",
+            "csv",
+            "--root",
+            str(csv),
+            "--score-range",
+            "1,5",
+            "--init",
+            "scratch",
+            "--out",
+            str(run),
+            "--iters",
+            "24",
+            "--val-every",
+            "12",
+            "--log-every",
+            "8",
+            "--lr",
+            "1e-3",
+            *TINY,
+        ]
+    )
+    assert code == 0
+    for name in (
+        "checkpoint.pt",
+        "best.pt",
+        "metrics.csv",
+        "curves.png",
+        "run.json",
+        "summary.json",
+        "split.json",
+    ):
+        assert (run / name).is_file(), name
+    train = [float(r["loss"]) for r in read_metrics(run) if r["split"] == "train"]
+    assert len(train) == 3 and train[-1] < 0.6 * train[0]
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["kind"] == "finetune" and ckpt["step"] == 24
+    assert ckpt["input"] == {"resize": 72, "test_crops": "crops:30", "crop_size": 64}
+    assert ckpt["score"] == {"offset": 0.0, "scale": 1.0}
+    split = json.loads((run / "split.json").read_text())["splits"][0]
+    assert sorted(split["train"] + split["test"]) == list(range(15)) and len(split["test"]) == 3
+    # the fine-tuned net's output is on the 0-100 scale of the targets
+    table = load_iqa_dataset("csv", csv, score_range=(1, 5))
+    net = build_model("alexnet", "compact", input_size=64)
+    net.load_state_dict(ckpt["model"])
+    pred = predict(net.eval(), IQAImages(table, resize=72, crop_size=64), "center", 64)
+    assert 0 < pred.mean() < 100 and np.corrcoef(pred, table.targets)[0, 1] > 0.5
+    capsys.readouterr()
+    # the run evaluates through the checkpoint
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(run / "best.pt"),
+                "--dataset",
+                "csv",
+                "--root",
+                str(csv),
+                "--score-range",
+                "1,5",
+                "--crops",
+                "center",
+                "--json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["splits"][0]["n"] == 15
+
+
+def test_resume_is_exact(tmp_path):
+    csv = brightness_dataset(tmp_path, n=10)
+    common = [
+        "finetune",
+        "--dataset",
+        "csv",
+        "--root",
+        str(csv),
+        "--init",
+        "scratch",
+        "--val-every",
+        "2",
+        "--lr",
+        "1e-4",
+        "--log-every",
+        "1",
+        *TINY,
+    ]
+    assert main([*common, "--out", str(tmp_path / "a"), "--iters", "4"]) == 0
+    assert main([*common, "--out", str(tmp_path / "b"), "--iters", "2"]) == 0
+    assert (
+        main([*common, "--out", str(tmp_path / "b"), "--iters", "2"]) == 2
+    )  # exists: needs --resume
+    assert main([*common, "--out", str(tmp_path / "b"), "--iters", "4", "--resume"]) == 0
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 4
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert [r["loss"] for r in read_metrics(tmp_path / "a")] == [
+        r["loss"] for r in read_metrics(tmp_path / "b")
+    ]
+
+
+def test_rank_init_calibrates_head(tmp_path):
+    csv = brightness_dataset(tmp_path, n=10)
+    table = load_iqa_dataset("csv", csv)
+    torch.manual_seed(0)
+    net = build_model("alexnet", "compact", input_size=64)
+    images = IQAImages(table, resize=72, crop_size=64, cache=True)
+    before = predict(net.eval(), images, "center", 64)
+    info = _init_head(net, "calibrate", "rank", images, 64, torch.device("cpu"))
+    after = predict(net.eval(), images, "center", 64)
+    # a linear map of the ranking scores: same order, least-squares fit onto the targets
+    assert np.argsort(before).tolist() == np.argsort(after).tolist() or info["a"] < 0
+    a, b = np.polyfit(before, table.targets, 1)
+    np.testing.assert_allclose(after, a * before + b, rtol=1e-4, atol=1e-3)
+    assert after.mean() == pytest.approx(np.mean(table.targets), abs=1e-3)
+    # and through the CLI, from a train-rank checkpoint
+    rank = tmp_path / "rank.pt"
+    save_checkpoint(
+        rank,
+        {
+            "kind": "rank",
+            "model_config": net.config,
+            "model": model_state(net),
+            "step": 1,
+            "args": {},
+            "metrics": {},
+        },
+    )
+    run = tmp_path / "ft"
+    assert (
+        main(
+            [
+                "finetune",
+                "--dataset",
+                "csv",
+                "--root",
+                str(csv),
+                "--init",
+                str(rank),
+                "--out",
+                str(run),
+                "--iters",
+                "1",
+                "--val-every",
+                "1",
+                *TINY[6:],
+            ]
+        )
+        == 0
+    )
+    head = json.loads((run / "run.json").read_text())["head_init"]
+    assert head["head"] == "ranking head calibrated" and np.isfinite(head["a"])
+
+
+def test_finetune_errors(tmp_path, capsys):
+    csv = brightness_dataset(tmp_path, n=6)
+    base = [
+        "finetune",
+        "--dataset",
+        "csv",
+        "--root",
+        str(csv),
+        "--out",
+        str(tmp_path / "r"),
+        "--iters",
+        "1",
+    ]
+    assert main([*base, "--init", str(tmp_path / "nope.pt")]) == 2
+    assert "--init" in capsys.readouterr().err
+    assert main([*base, "--init", "scratch", "--backbone", "nope"]) == 2
+    assert "unknown backbone" in capsys.readouterr().err
+    assert main([*base, "--init", "scratch", "--split-file", str(tmp_path / "s.json")]) == 2
+    assert "s.json: split file not found" in capsys.readouterr().err
