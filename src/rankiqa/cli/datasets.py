@@ -62,10 +62,10 @@ def dataset_options(args: argparse.Namespace) -> dict:
     return options
 
 
-def load_from_args(args: argparse.Namespace):
+def load_from_args(args: argparse.Namespace, verify: bool = True):
     from rankiqa.data.iqa import load_iqa_dataset
 
-    return load_iqa_dataset(args.dataset, args.root, **dataset_options(args))
+    return load_iqa_dataset(args.dataset, args.root, verify=verify, **dataset_options(args))
 
 
 def add_parser(subparsers) -> None:
@@ -95,6 +95,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--official-split", action="store_true", help="use the dataset's official split (KonIQ-10k)"
+    )
+    parser.add_argument(
+        "--scores-only",
+        action="store_true",
+        help="parse the score files without checking the images",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=run)
@@ -131,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.root:
         raise UserError("--dataset needs --root")
-    table = load_from_args(args)
+    table = load_from_args(args, verify=not args.scores_only)
     import numpy as np
 
     scores = np.array(table.scores)
