@@ -6,7 +6,7 @@ the speed tricks one at a time, the paper's protocol (VGG-16, 30 random 224 crop
 random weights) and a classic offline baseline (OpenCV Laplacian-variance sharpness).
 All numbers come from one process with 2 torch threads; compare ratios within one run.
 
-    python benchmarks/score.py --n 120 --paper-n 2
+    python benchmarks/score.py --n 48 --paper-n 1
 """
 
 from __future__ import annotations
@@ -77,24 +77,61 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def rate(run: Callable[[list[str]], int], paths: list[str], warmup: int = 4) -> dict:
-    """Wall-clock images/s of ``run(paths)`` after a short untimed warm-up, plus CPU ms/image.
+def measure(run: Callable[[list[str]], int], paths: list[str]) -> dict:
+    """Wall-clock images/s of ``run(paths)``, with CPU ms and minor page faults per image.
 
-    On a shared machine the wall-clock rate depends on the other load; the CPU time per image
-    does much less, and ``THREADS * 1000 / cpu_ms_per_image`` is the rate two idle cores could
-    reach if the work kept both busy (an upper bound).
+    On a shared machine the wall-clock rate depends on the other load; CPU time per image does
+    less (though OpenMP threads spin while waiting for a core), and page faults not at all.
+    ``THREADS * 1000 / cpu_ms_per_image`` is the rate two idle cores could reach if the work
+    kept both busy (an upper bound).
     """
-    run(paths[:warmup])
-    cpu = _cpu_seconds()
+    own0 = resource.getrusage(resource.RUSAGE_SELF)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     count = run(paths)
     wall = time.perf_counter() - start
-    cpu_ms = 1000 * (_cpu_seconds() - cpu) / count
+    own1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(
+        (b.ru_utime + b.ru_stime) - (a.ru_utime + a.ru_stime)
+        for a, b in ((own0, own1), (kids0, kids1))
+    )
+    faults = (own1.ru_minflt - own0.ru_minflt) + (kids1.ru_minflt - kids0.ru_minflt)
+    cpu_ms = 1000 * cpu / count
     return {
         "images_per_s": round(count / wall, 2),
         "cpu_ms_per_image": round(cpu_ms, 2),
         "idle_2_core_bound_images_per_s": round(THREADS * 1000 / cpu_ms, 1),
+        "page_faults_per_image": round(faults / count, 1),
     }
+
+
+def best_of(
+    runs: dict[str, Callable[[list[str]], int]],
+    files: dict[str, list[str]],
+    repeats: int,
+    warmup: int = 4,
+) -> dict[str, dict[str, dict]]:
+    """Measure every (config, format) ``repeats`` times, interleaved; keep the best of each.
+
+    Interleaving spreads bursts of load from other processes over all configurations.
+    """
+    best: dict[str, dict[str, dict]] = {name: {} for name in runs}
+    for run in runs.values():
+        for paths in files.values():
+            run(paths[:warmup])
+    for _ in range(repeats):
+        for name, run in runs.items():
+            for fmt, paths in files.items():
+                result = measure(run, paths)
+                old = best[name].get(fmt)
+                if old is None or result["images_per_s"] > old["images_per_s"]:
+                    if old is not None:  # CPU time and faults: the lowest seen
+                        result["cpu_ms_per_image"] = min(
+                            result["cpu_ms_per_image"], old["cpu_ms_per_image"]
+                        )
+                    best[name][fmt] = result
+    return best
 
 
 def simple_loop(
@@ -158,13 +195,14 @@ def laplacian_variance(paths: list[str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=120, help="images per format (default 120)")
-    parser.add_argument("--paper-n", type=int, default=2, help="images per format, paper protocol")
+    parser.add_argument("--n", type=int, default=48, help="images per format (default 48)")
+    parser.add_argument("--paper-n", type=int, default=1, help="images per format, paper protocol")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--resize", type=int, default=224, help="planned protocol if no default")
     parser.add_argument("--test-crops", default="full")
     parser.add_argument("--crop-size", type=int, default=224)
+    parser.add_argument("--repeats", type=int, default=2, help="best of R interleaved rounds")
     parser.add_argument("--no-ablation", action="store_true")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     args = parser.parse_args()
@@ -193,40 +231,31 @@ def main() -> None:
     }
 
     fmts = ("jpeg", "bmp")
+    bench_files = {fmt: files[fmt][: args.n] for fmt in fmts}
+    steps: dict[str, Callable[[list[str]], int]] = {}
     if not args.no_ablation:
-        steps = [
-            (
-                "naive: batch 1, decode in main process, full JPEG decode, NCHW, no_grad",
-                simple_loop(model, 1, False, False, False),
-            ),
-            ("+ inference_mode", simple_loop(model, 1, True, False, False)),
-            ("+ channels_last", simple_loop(model, 1, True, True, False)),
-            (
-                f"+ batching ({args.batch_size})",
-                simple_loop(model, args.batch_size, True, True, False),
-            ),
-            ("+ JPEG draft decoding", simple_loop(model, args.batch_size, True, True, True)),
-            (
-                f"+ {args.workers} decoding worker processes (shipped pipeline, no malloc tuning)",
-                pipeline(model, args.batch_size, args.workers),
-            ),
-        ]
-        ablation = []
-        for name, run in steps:
-            row = {"config": name}
-            for fmt in fmts:
-                row[fmt] = rate(run, files[fmt][: args.n])
-            ablation.append(row)
-        result["ablation_images_per_s"] = ablation
+        steps["naive: batch 1, decode in main process, full JPEG decode, NCHW, no_grad"] = (
+            simple_loop(model, 1, False, False, False)
+        )
+        steps["+ inference_mode"] = simple_loop(model, 1, True, False, False)
+        steps["+ channels_last"] = simple_loop(model, 1, True, True, False)
+        steps[f"+ batching ({args.batch_size})"] = simple_loop(
+            model, args.batch_size, True, True, False
+        )
+        steps["+ JPEG draft decoding"] = simple_loop(model, args.batch_size, True, True, True)
+        steps[f"+ {args.workers} decoding worker processes (no malloc tuning)"] = pipeline(
+            model, args.batch_size, args.workers
+        )
+        ablation = best_of(steps, bench_files, args.repeats)
+        result["ablation"] = [{"config": name, **rates} for name, rates in ablation.items()]
 
     result["malloc_tuning_applied"] = tune_malloc()
-    shipped = pipeline(model, args.batch_size, args.workers)
-    result["default_model"]["images_per_s"] = {
-        fmt: rate(shipped, files[fmt][: args.n]) for fmt in fmts
-    }
+    shipped = {"shipped": pipeline(model, args.batch_size, args.workers)}
+    result["default_model"]["end_to_end"] = best_of(shipped, bench_files, args.repeats)["shipped"]
     result["default_model"]["pipeline"] = (
-        f"rankiqa.inference.batch.iter_scores: batch {args.batch_size}, {args.workers} workers, "
-        "JPEG draft decoding, channels_last, inference_mode, glibc malloc tuning"
+        f"rankiqa.inference.batch.iter_scores (= rankiqa score): batch {args.batch_size}, "
+        f"{args.workers} decoding workers, JPEG draft decoding, channels_last, inference_mode, "
+        "glibc malloc tuning"
     )
 
     if args.compile:
@@ -235,27 +264,25 @@ def main() -> None:
         start = time.perf_counter()
         list(iter_scores(compiled, files["jpeg"][:1], 1, 0))
         first = time.perf_counter() - start
-        run = pipeline(compiled, args.batch_size, 0)
-        result["torch_compile"] = {
-            "first_call_s": round(first, 1),
-            "jpeg_images_per_s_no_workers": rate(run, files["jpeg"][: args.n], warmup=16),
-            "eager_same_config": rate(pipeline(model, args.batch_size, 0), files["jpeg"][: args.n]),
+        runs = {
+            "compiled": pipeline(compiled, args.batch_size, 0),
+            "eager": pipeline(model, args.batch_size, 0),
         }
+        rates = best_of(runs, {"jpeg": bench_files["jpeg"]}, args.repeats, warmup=16)
+        result["torch_compile"] = {"first_call_s": round(first, 1), **rates}
 
     paper = untrained_model(
         "vgg16", "paper", input={"resize": None, "test_crops": "crops:30", "crop_size": 224}
     )
-    paper_run = pipeline(paper, 1, 0)
+    paper_files = {fmt: files[fmt][: args.paper_n] for fmt in fmts}
     result["paper_protocol"] = {
         "model": "VGG-16 + paper fc head, random weights, 30 random 224x224 crops per image",
         "n_per_format": args.paper_n,
-        "images_per_s": {
-            fmt: rate(paper_run, files[fmt][: args.paper_n], warmup=1) for fmt in fmts
-        },
+        **best_of({"paper": pipeline(paper, 1, 0)}, paper_files, 1, warmup=1)["paper"],
     }
     result["classic_baseline"] = {
         "method": "Laplacian variance sharpness (OpenCV, greyscale decode), no learning",
-        "images_per_s": {fmt: rate(laplacian_variance, files[fmt][: args.n]) for fmt in fmts},
+        **best_of({"laplacian": laplacian_variance}, bench_files, args.repeats)["laplacian"],
     }
     result["load_average_start_end"] = [round(load_start[0], 2), round(os.getloadavg()[0], 2)]
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
