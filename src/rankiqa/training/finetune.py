@@ -15,8 +15,9 @@ Initialisation (``init``):
 * a ``train-rank`` checkpoint (``RUN/best.pt``): backbone and head of the ranking network.
   The ranking head's output has an arbitrary scale, so by default (``head_init="calibrate"``)
   its last linear layer is rescaled by the least-squares fit ``target ≈ a·score + b`` on the
-  training images (center crops): the network starts as the ranking model mapped linearly onto
-  0–100, keeping all it learnt. ``keep`` leaves it as is, ``reset`` re-initialises it.
+  training images (center crops), with the slope kept positive (see :func:`calibration`): the
+  network starts as the ranking model mapped linearly onto 0–100, keeping all it learnt.
+  ``keep`` leaves it as is, ``reset`` re-initialises it.
 
 For new heads (imagenet/scratch) the last layer's bias starts at the mean training target.
 """
@@ -202,9 +203,7 @@ def _init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: i
         model.eval()
         with torch.no_grad():
             scores = predict(model, train_images, "center", crop_size)
-        a, b = (
-            np.polyfit(scores, targets, 1) if np.ptp(scores) > 0 else (0.0, float(targets.mean()))
-        )
+        a, b = calibration(scores, targets)
         with torch.no_grad():
             layer.weight.mul_(float(a))
             layer.bias.mul_(float(a)).add_(float(b))
@@ -215,6 +214,19 @@ def _init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: i
             "train_srocc_before": float(iqa_metrics(scores, targets)["srocc"]),
         }
     return {"head": "kept"}
+
+
+def calibration(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """Linear map ``a·score + b`` of ranking scores onto the targets: the least-squares slope,
+    kept positive (ranking scores are higher = better by construction, and a weak ranking model
+    must not be flipped by noise) — at least a tenth of the moment-matched slope σt/σs."""
+    scores = np.asarray(scores, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    if np.ptp(scores) == 0:
+        return 0.0, float(targets.mean())
+    slope = float(np.polyfit(scores, targets, 1)[0])
+    a = max(slope, 0.1 * float(targets.std()) / float(scores.std()))
+    return a, float(targets.mean() - a * scores.mean())
 
 
 def _config_from_checkpoint(config: FinetuneConfig, state: dict) -> FinetuneConfig:
