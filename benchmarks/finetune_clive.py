@@ -79,6 +79,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--test-crops", default="center", help="center, grid, crops:N (the paper: crops:30)"
     )
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--workers", type=int, default=2, help="decoding threads")
     return p.parse_args()
@@ -90,7 +91,7 @@ def log(msg: str) -> None:
 
 def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     start = time.perf_counter()
-    head = _init_head(model, "calibrate", mode, train_images, args.crop_size, torch.device("cpu"))
+    head = _init_head(model, "calibrate", mode, train_images, args.crop_size, args.device)
     model.train()
     optimizer = runner.build_optimizer(
         model, args.optimizer, args.lr, 0.9, args.weight_decay, args.head_lr_mult
@@ -102,7 +103,7 @@ def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     for step in range(args.iters):
         runner.seed_step(seed, step + 1)
         x, y = batches[step]
-        loss = criterion(model(x), y)
+        loss = criterion(model(x.to(args.device)), y.to(args.device))
         runner.check_finite(loss, step + 1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -136,6 +137,7 @@ def main() -> None:
     args.test_crops = normalise_pooling(args.test_crops)
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.device = runner.resolve_device(args.device)
     variants = (
         args.variants.split(",")
         if args.variants
@@ -179,6 +181,7 @@ def main() -> None:
                 model, mode = build("imagenet", args.head)
             else:
                 model, mode = build(args.rank_checkpoint, args.head)
+            model.to(args.device)
             if v == "c":
                 entry = evaluate(model, test_images, args)
             else:
@@ -209,7 +212,7 @@ def main() -> None:
         summary[name]["train_seconds_per_split"] = float(np.mean(secs))
     out = {
         "benchmark": "finetune_clive",
-        "config": {k: v for k, v in vars(args).items()},
+        "config": {k: str(v) if k == "device" else v for k, v in vars(args).items()},
         "variants": {VARIANTS[v]: v for v in variants},
         "images": len(table),
         "load_seconds": load_seconds,
