@@ -6,7 +6,7 @@ the speed tricks one at a time, the paper's protocol (VGG-16, 30 random 224 crop
 random weights) and a classic offline baseline (OpenCV Laplacian-variance sharpness).
 All numbers come from one process with 2 torch threads; compare ratios within one run.
 
-    python benchmarks/score.py --n 48 --paper-n 1
+    python benchmarks/score.py --n 40 --paper-n 1
 """
 
 from __future__ import annotations
@@ -173,6 +173,54 @@ def pipeline(model: IQAModel, batch: int, workers: int, draft: bool = True):
     return run
 
 
+def components(model: IQAModel, jpeg: str, bmp: str, batch: int) -> dict:
+    """CPU ms per image of each stage in ONE thread (``time.process_time``): robust to other
+    load, so the gain of each trick shows even on a busy machine."""
+    torch.set_num_threads(1)
+    protocol, hint = model.protocol, decode_size_hint(model.protocol)
+
+    def cpu_ms(fn: Callable[[], object], n: int) -> float:
+        fn()
+        start = time.process_time()
+        for _ in range(n):
+            fn()
+        return round(1000 * (time.process_time() - start) / n, 2)
+
+    full, small = read_image(jpeg), read_image(jpeg, draft_size=hint)
+    x1 = image_views(to_float_tensor(full), protocol)
+    xb = x1.expand(batch, *x1.shape[1:]).contiguous()
+    out = {
+        "decode_jpeg_full": cpu_ms(lambda: read_image(jpeg), 20),
+        "decode_jpeg_draft": cpu_ms(lambda: read_image(jpeg, draft_size=hint), 20),
+        "decode_bmp": cpu_ms(lambda: read_image(bmp), 20),
+        "preprocess_from_full_decode": cpu_ms(
+            lambda: image_views(to_float_tensor(full), protocol), 20
+        ),
+        "preprocess_from_draft_decode": cpu_ms(
+            lambda: image_views(to_float_tensor(small), protocol), 20
+        ),
+    }
+    with torch.inference_mode():
+        for name, x, n in (("batch_1", x1, 8), (f"batch_{batch}", xb, 2)):
+            for layout, fmt in (
+                ("nchw", torch.contiguous_format),
+                ("channels_last", torch.channels_last),
+            ):
+                xf = x.contiguous(memory_format=fmt)
+                out[f"network_{name}_{layout}"] = round(
+                    cpu_ms(lambda xf=xf: model(xf), n) / len(x), 2
+                )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    xf = xb.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        for _ in range(2):
+            model(xf)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / (2 * batch)
+    out["network_page_faults_per_image"] = round(faults, 1)
+    torch.set_num_threads(THREADS)
+    return out
+
+
 def default_model(resize: int, test_crops: str, crop_size: int) -> tuple[IQAModel, str]:
     if (packaged_models_dir() / "default.safetensors").is_file():
         return load_model(), "packaged default model (src/rankiqa/weights/default.safetensors)"
@@ -195,7 +243,7 @@ def laplacian_variance(paths: list[str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=48, help="images per format (default 48)")
+    parser.add_argument("--n", type=int, default=40, help="images per format (default 40)")
     parser.add_argument("--paper-n", type=int, default=1, help="images per format, paper protocol")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
@@ -249,7 +297,16 @@ def main() -> None:
         ablation = best_of(steps, bench_files, args.repeats)
         result["ablation"] = [{"config": name, **rates} for name, rates in ablation.items()]
 
+    result["cpu_ms_per_image_by_stage_1_thread"] = components(
+        model, files["jpeg"][0], files["bmp"][0], args.batch_size
+    )
     result["malloc_tuning_applied"] = tune_malloc()
+    after = components(model, files["jpeg"][0], files["bmp"][0], args.batch_size)
+    result["with_malloc_tuning"] = {
+        k: after[k]
+        for k in ("network_batch_16_channels_last", "network_page_faults_per_image")
+        if k in after
+    }
     shipped = {"shipped": pipeline(model, args.batch_size, args.workers)}
     result["default_model"]["end_to_end"] = best_of(shipped, bench_files, args.repeats)["shipped"]
     result["default_model"]["pipeline"] = (
