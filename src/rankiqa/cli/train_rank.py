@@ -30,7 +30,9 @@ def add_parser(subparsers) -> None:
         default="alexnet",
         help="shallow, alexnet, vgg16, resnet18, mobilenet_v3_small (default: alexnet)",
     )
-    p.add_argument("--head", default="paper", choices=["paper", "compact", "stats"], help="default: paper")
+    p.add_argument(
+        "--head", default="paper", choices=["paper", "compact", "stats"], help="default: paper"
+    )
     p.add_argument(
         "--backbone-weights",
         metavar="PATH|imagenet",

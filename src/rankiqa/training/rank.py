@@ -126,7 +126,7 @@ def ranking_metrics(
     Each (reference, group ≥ 0) sequence is the reference's pristine image (group ``-1``) plus
     its distorted levels. Returns ``pair_acc`` (fraction of pairs of a sequence ordered like the
     levels), ``srcc`` (mean Spearman correlation between score and −level over sequences; a
-    constant-score sequence counts as 0) and ``loss`` (mean hinge per pair with ``margin``).
+    constant-score sequence counts as 0) and ``hinge`` (mean hinge per pair with ``margin``).
     """
     from scipy.stats import spearmanr
 
@@ -149,7 +149,7 @@ def ranking_metrics(
     return {
         "pair_acc": correct / total if total else float("nan"),
         "srcc": float(np.mean(srccs)) if srccs else float("nan"),
-        "loss": hinge / total if total else float("nan"),
+        "hinge": hinge / total if total else float("nan"),
     }
 
 
@@ -329,6 +329,10 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
     last_val: dict[str, float] = {}
     started = last_plot = time.perf_counter()
     first_step = step
+    if step == 0 and val_refs and dist.is_main:  # the starting point of the curves
+        initial = validate(model, val_set, crop_size, device, config.margin)
+        log.log(0, "val", **initial)
+    runner.barrier()
     net.train()
     for images, groups, levels, refs in loader:
         step += 1
@@ -389,6 +393,7 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         "lr": lr,
         "val": last_val,
         "best": best,
+        "initial_val": initial if first_step == 0 and val_refs and dist.is_main else {},
         "run_dir": str(out),
         "rank": dist.rank,
     }
@@ -398,7 +403,7 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
 
 
 def _fmt(metrics: dict[str, float]) -> dict[str, str]:
-    return {f"val_{k}": f"{v:.3f}" for k, v in metrics.items() if k != "loss" and math.isfinite(v)}
+    return {f"val_{k}": f"{v:.3f}" for k, v in metrics.items() if k != "hinge" and math.isfinite(v)}
 
 
 __all__ = [

@@ -287,8 +287,10 @@ class MetricsLog:
         cols = min(3, len(metrics))
         nrows = math.ceil(len(metrics) / cols)
         fig, axes = plt.subplots(nrows, cols, figsize=(4.5 * cols, 3.2 * nrows), squeeze=False)
+        splits = list(dict.fromkeys(str(r["split"]) for r in self.rows))
+        colors = {s: f"C{i}" for i, s in enumerate(sorted(splits))}
         for ax, name in zip(axes.flat, metrics, strict=False):
-            for split in dict.fromkeys(str(r["split"]) for r in self.rows):
+            for split in splits:
                 pts = [
                     (int(r["step"]), float(r[name]))
                     for r in self.rows
@@ -296,7 +298,13 @@ class MetricsLog:
                 ]
                 if pts:
                     xs, ys = zip(*pts, strict=True)
-                    ax.plot(xs, ys, label=split, marker="." if len(pts) < 30 else None)
+                    ax.plot(
+                        xs,
+                        ys,
+                        label=split,
+                        color=colors[split],
+                        marker="." if len(pts) < 30 else None,
+                    )
             ax.set_title(name)
             ax.set_xlabel("iteration")
             ax.grid(alpha=0.3)
