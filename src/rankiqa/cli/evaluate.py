@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     crop_size = args.crop_size or protocol.crop_size
     if test_crops == "full" and model.config.get("head") == "paper":
         raise UserError(
-            "--crops full needs a model with the compact head (this one has the paper's fc head)"
+            "--crops full needs a size-agnostic head (compact or stats); this model has the paper's fc head"
         )
     table = load_from_args(args)
     splits = None

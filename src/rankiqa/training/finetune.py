@@ -286,7 +286,9 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     model, mode = _build(config, state)
     crop_size = model.input_size
     if (val_crops == "full" or test_crops == "full") and model.config.get("head") == "paper":
-        raise UserError("--val-crops/--test-crops full need the compact head")
+        raise UserError(
+            "--val-crops/--test-crops full need a size-agnostic head (compact or stats), not the paper's fc head"
+        )
     model.to(device)
 
     images = IQAImages(table, resize=config.resize, crop_size=crop_size, cache=config.cache)
