@@ -344,6 +344,28 @@ def test_train_batches_deterministic(tmp_path):
     assert views.shape[1:] == (3, 32, 32) and target == images.table.targets[8]
 
 
+def test_train_batches_flip_mirrors_some_crops(tmp_path):
+    from PIL import Image
+
+    from conftest import natural_image
+
+    make_clive(tmp_path, 8)
+    table = load_iqa_dataset("clive", tmp_path)
+    for i, record in enumerate(table.records):  # square, textured: the crop is the whole image
+        Image.fromarray(natural_image(40, 40, seed=i)).save(record.path, format="BMP")
+    images = IQAImages(table, resize=32, crop_size=32, cache=True)
+    images.preload(workers=1)
+    # crop = whole image, so each crop is either the image or its mirror
+    flipped = TrainBatches(images, batch_size=8, crop_size=32, seed=1)
+    plain = TrainBatches(images, batch_size=8, crop_size=32, seed=1, flip=False)
+    x, _ = flipped[0]
+    y, _ = plain[0]
+    mirrored = [
+        not torch.equal(a, b) and torch.equal(a, b.flip(-1)) for a, b in zip(x, y, strict=True)
+    ]
+    assert any(mirrored) and not all(mirrored)
+
+
 # ----------------------------------------------------------------------------- real score files
 def test_real_tid2013_scores(shared_dir):
     table = load_iqa_dataset("tid2013", shared_dir / "data" / "tid2013-scores", verify=False)

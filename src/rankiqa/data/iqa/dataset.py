@@ -72,17 +72,21 @@ class TrainBatches(Dataset):
     """Item ``step`` is training batch ``step``: (B×3×S×S float crops, B targets).
 
     Which images and where the crops go depend only on (seed, step): images are visited in a
-    fresh permutation per epoch (seeded by (seed, epoch)), crops from a (seed, step) generator.
+    fresh permutation per epoch (seeded by (seed, epoch)), crops (and, with ``flip``, random
+    horizontal flips, which leave quality unchanged) from a (seed, step) generator.
     So a resumed run sees exactly the batches of an uninterrupted one, with any worker count.
     """
 
-    def __init__(self, images: IQAImages, batch_size: int, crop_size: int, seed: int):
+    def __init__(
+        self, images: IQAImages, batch_size: int, crop_size: int, seed: int, flip: bool = True
+    ):
         if len(images) == 0:
             raise ValueError("no training images")
         self.images = images
         self.batch_size = batch_size
         self.crop_size = crop_size
         self.seed = seed
+        self.flip = flip
 
     def __len__(self) -> int:  # effectively unbounded; the sampler picks the steps
         return 2**62
@@ -106,7 +110,10 @@ class TrainBatches(Dataset):
         crops, targets = [], []
         for index in self.indices(step):
             image, target = self.images[index]
-            crops.append(to_float(random_crop(image, self.crop_size, generator)))
+            crop = random_crop(image, self.crop_size, generator)
+            if self.flip and bool(torch.randint(0, 2, (1,), generator=generator)):
+                crop = crop.flip(-1)
+            crops.append(to_float(crop))
             targets.append(target)
         return torch.stack(crops), torch.tensor(targets, dtype=torch.float32)
 
