@@ -17,6 +17,10 @@ Rows are written as images are scored; a file that cannot be scored gets its err
 --output (csv or jsonl); --shard I/N scores a deterministic 1/N of the files."""
 
 
+#: with --workers unset, smaller jobs decode in the main process (no worker start-up)
+AUTO_WORKERS_MIN_IMAGES = 64
+
+
 class IntermixedParser(argparse.ArgumentParser):
     """Lets positionals follow options (``score a.jpg --model M b.jpg``)."""
 
@@ -77,7 +81,8 @@ def add_parser(subparsers) -> None:
         "--workers",
         type=_non_negative,
         default=None,
-        help="decoding worker processes (default: min(2, CPUs); 0 = decode in the main process)",
+        help="decoding worker processes (default: min(2, CPUs) from 64 images on, else 0 = "
+        "decode in the main process)",
     )
     parser.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
     parser.add_argument("--shard", default=None, metavar="I/N", help="score only shard I of N")
@@ -138,8 +143,10 @@ def run(args: argparse.Namespace) -> int:
         done, has_header = completed_paths(args.output, fmt)
     todo = [p for p in paths if p not in done]
     width = max((len(p) for p in todo), default=0)
-    workers = min(2, os.cpu_count() or 1) if args.workers is None else args.workers
-    workers = min(workers, max(0, len(todo) - 1))  # no worker start-up cost for 1 image
+    if args.workers is None:  # auto: worker start-up (~0.5 s) only pays off for larger jobs
+        workers = min(2, os.cpu_count() or 1) if len(todo) >= AUTO_WORKERS_MIN_IMAGES else 0
+    else:
+        workers = min(args.workers, max(0, len(todo) - 1))
 
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
