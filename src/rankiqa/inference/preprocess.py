@@ -81,7 +81,8 @@ def to_float_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 H×W×3 RGB array -> float 3×H×W tensor in [0, 1]."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise UserError(f"expected a uint8 H×W×3 RGB array, got {image.dtype} {image.shape}")
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    # Convert in H×W×3 order, then permute: a channels-last-strided 3×H×W view (no strided copy).
+    return torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0).permute(2, 0, 1)
 
 
 def resized_size(height: int, width: int, shorter: int) -> tuple[int, int]:
