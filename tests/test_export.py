@@ -18,7 +18,7 @@ onnx = pytest.importorskip("onnx")
 
 
 def tiny(head: str = "compact", crop: int = 192):
-    protocol = {"resize": None, "test_crops": "full" if head == "compact" else "center"}
+    protocol = {"resize": None, "test_crops": "center" if head == "paper" else "full"}
     protocol["crop_size"] = crop
     return untrained_model("shallow", head, input=protocol, score={"offset": 50.0, "scale": 10.0})
 
@@ -28,13 +28,14 @@ def onnx_scores(path: Path, x: torch.Tensor) -> np.ndarray:
     return session.run(["score"], {"image": x.numpy()})[0]
 
 
-def test_onnx_parity_with_dynamic_batch_and_size(tmp_path: Path, capsys) -> None:
-    model_path = save_model(tiny(), tmp_path / "m.safetensors")
+@pytest.mark.parametrize("head, crop", [("compact", 192), ("stats", 240)])
+def test_onnx_parity_with_dynamic_batch_and_size(tmp_path: Path, head: str, crop: int) -> None:
+    model_path = save_model(tiny(head, crop), tmp_path / "m.safetensors")
     out = tmp_path / "m.onnx"
     assert main(["export", "--model", str(model_path), "--format", "onnx", str(out)]) == 0
     model = load_model(model_path)
     torch.manual_seed(0)
-    for shape in [(1, 3, 192, 192), (3, 3, 200, 264)]:
+    for shape in [(1, 3, crop, crop), (3, 3, crop + 8, crop + 72)]:
         x = torch.rand(*shape)
         with torch.inference_mode():
             expected = model(x).numpy()

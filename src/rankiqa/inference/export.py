@@ -44,7 +44,7 @@ def checkpoint_metadata(
     protocol = {
         "resize": stored.get("resize"),
         "test_crops": stored.get("test_crops")
-        or ("full" if config.get("head") == "compact" else "center"),
+        or ("full" if config.get("head") != "paper" else "center"),
         "crop_size": stored.get("crop_size") or config.get("input_size", 224),
     }
     if resize != "auto":
@@ -125,8 +125,8 @@ def export_checkpoint(
 
 
 def supports_dynamic_size(model: IQAModel) -> bool:
-    """Whether the network accepts any image size in ONNX (the compact head pools globally)."""
-    return model.net.config.get("head") == "compact"
+    """Whether the network accepts any image size in ONNX (every head but the paper's pools globally)."""
+    return model.net.config.get("head") != "paper"
 
 
 def export_onnx(
