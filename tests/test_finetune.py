@@ -74,11 +74,11 @@ def test_finetune_learns_and_writes_run(tmp_path, capsys):
             "--out",
             str(run),
             "--iters",
-            "24",
+            "36",
             "--val-every",
-            "12",
+            "18",
             "--log-every",
-            "8",
+            "12",
             "--lr",
             "1e-3",
             *TINY,
@@ -98,7 +98,7 @@ def test_finetune_learns_and_writes_run(tmp_path, capsys):
     train = [float(r["loss"]) for r in read_metrics(run) if r["split"] == "train"]
     assert len(train) == 3 and train[-1] < 0.6 * train[0]
     ckpt = load_checkpoint(run / "checkpoint.pt")
-    assert ckpt["kind"] == "finetune" and ckpt["step"] == 24
+    assert ckpt["kind"] == "finetune" and ckpt["step"] == 36
     assert ckpt["input"] == {"resize": 72, "test_crops": "crops:30", "crop_size": 64}
     assert ckpt["score"] == {"offset": 0.0, "scale": 1.0}
     split = json.loads((run / "split.json").read_text())["splits"][0]
