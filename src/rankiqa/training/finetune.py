@@ -255,16 +255,9 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Fine-tune on opinion scores; returns a summary (last/best validation metrics, timings)."""
     out = Path(config.out)
     ckpt_path = out / "checkpoint.pt"
-    state = None
-    if config.resume:
-        state = load_checkpoint(ckpt_path)
-        if state.get("kind") != "finetune":
-            raise UserError(f"{ckpt_path}: not a finetune checkpoint (kind={state.get('kind')})")
+    state = runner.open_run(out, "finetune", config.resume)
+    if state is not None:
         config = _config_from_checkpoint(config, state)
-    elif ckpt_path.exists():
-        raise UserError(
-            f"--out {out}: already holds a run (checkpoint.pt); pass --resume to continue it or choose another folder"
-        )
     if config.iters < 1 or config.val_every < 1 or config.batch_size < 1:
         raise UserError("--iters, --val-every and --batch-size must be positive")
     if config.head_init not in HEAD_INITS:

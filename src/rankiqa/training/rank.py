@@ -36,7 +36,7 @@ from rankiqa.data.ranked import (
 from rankiqa.errors import UserError
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
+from rankiqa.training.checkpoint import model_state, save_checkpoint
 
 #: learning rates of the authors' solvers per layout
 DEFAULT_LR = {"live": 1e-5, "tid": 1e-4}
@@ -224,17 +224,9 @@ def train_rank(
 def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, Any]:
     out = Path(config.out)
     ckpt_path = out / "checkpoint.pt"
-    state = None
-    if config.resume:
-        state = load_checkpoint(ckpt_path)
-        if state.get("kind") != "rank":
-            raise UserError(f"{ckpt_path}: not a train-rank checkpoint (kind={state.get('kind')})")
+    state = runner.open_run(out, "rank", config.resume)
+    if state is not None:
         config = _config_from_checkpoint(config, state)
-    elif ckpt_path.exists():
-        raise UserError(
-            f"--out {out}: already holds a run (checkpoint.pt); pass --resume to continue it "
-            "or choose another folder"
-        )
     device = runner.resolve_device(config.device, dist.local_rank)
     if config.pairs not in ("reference", "group"):
         raise UserError(f"--pairs: expected reference or group, got {config.pairs!r}")

@@ -318,6 +318,28 @@ class MetricsLog:
         return self.plot_path
 
 
+def open_run(out: str | os.PathLike, kind: str, resume: bool) -> dict | None:
+    """The checkpoint state to resume in run folder ``out``, or ``None`` for a fresh run.
+
+    Refuses (``UserError``) to resume a missing or other-``kind`` checkpoint, and to start a
+    fresh run over an existing one.
+    """
+    from rankiqa.training.checkpoint import load_checkpoint
+
+    ckpt_path = Path(out) / "checkpoint.pt"
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        if state.get("kind") != kind:
+            raise UserError(f"{ckpt_path}: not a {kind} checkpoint (kind={state.get('kind')})")
+        return state
+    if ckpt_path.exists():
+        raise UserError(
+            f"--out {out}: already holds a run (checkpoint.pt); pass --resume to continue it "
+            "or choose another folder"
+        )
+    return None
+
+
 def write_json(path: str | os.PathLike, data: object) -> None:
     """Write ``data`` as indented JSON, atomically."""
     import json
