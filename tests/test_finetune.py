@@ -244,3 +244,18 @@ def test_finetune_errors(tmp_path, capsys):
     assert "unknown backbone" in capsys.readouterr().err
     assert main([*base, "--init", "scratch", "--split-file", str(tmp_path / "s.json")]) == 2
     assert "s.json: split file not found" in capsys.readouterr().err
+
+
+def test_all_images_trains_on_everything_and_writes_best(tmp_path):
+    csv = brightness_dataset(tmp_path, n=8)
+    run = tmp_path / "run"
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), "--score-range", "1,5"]
+    code = main(
+        [*args, *TINY, "--init", "scratch", "--out", str(run), "--all-images", "--iters", "4"]
+    )
+    assert code == 0
+    best = load_checkpoint(run / "best.pt")
+    assert best["step"] == 4 and len(best["split"]["train"]) == 8 and best["split"]["test"] == []
+    assert not [r for r in read_metrics(run) if r["split"] == "val"]
+    clash = ["--all-images", "--official-split", "--init", "scratch", "--out", str(tmp_path / "x")]
+    assert main([*args, *clash, "--iters", "1"]) == 2

@@ -77,6 +77,12 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="train on the official training part (KonIQ-10k)",
     )
+    split.add_argument(
+        "--all-images",
+        action="store_true",
+        help="train on every image, holding none out (for a final model; no validation, "
+        "best.pt = the last step)",
+    )
     opt = parser.add_argument_group("optimisation")
     opt.add_argument(
         "--loss",
@@ -169,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         split_file=args.split_file,
         split_index=args.split_index,
         official_split=args.official_split,
+        all_images=args.all_images,
         loss=args.loss,
         optimizer=args.optimizer,
         lr=args.lr,

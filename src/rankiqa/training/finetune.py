@@ -76,6 +76,7 @@ class FinetuneConfig:
     split_file: str | None = None
     split_index: int = 0
     official_split: bool = False
+    all_images: bool = False  #: train on every image (no held-out part, no validation)
     test_fraction: float = 0.2
     loss: str = "euclidean"
     optimizer: str = "sgd"
@@ -135,8 +136,10 @@ def last_linear(model: nn.Module) -> nn.Linear:
 
 
 def _choose_split(config: FinetuneConfig, table, out: Path) -> Split:
-    if config.split_file and config.official_split:
-        raise UserError("give either --split-file or --official-split")
+    if sum(map(bool, (config.split_file, config.official_split, config.all_images))) > 1:
+        raise UserError("give only one of --split-file, --official-split and --all-images")
+    if config.all_images:
+        return Split(train=tuple(range(len(table))), test=())
     if config.split_file:
         return select_split(
             load_splits(config.split_file, table), config.split_index, config.split_file
@@ -351,7 +354,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             "score": {"offset": 0.0, "scale": 1.0},
         }
         save_checkpoint(ckpt_path, payload)
-        if metrics and best.get("step") == step:
+        if (metrics and best.get("step") == step) or (not split.test and step == config.iters):
             save_checkpoint(out / "best.pt", payload)
 
     progress = None
@@ -386,10 +389,13 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
             window = []
         if step % config.val_every == 0 or step == config.iters:
-            last_val = validate(model, test_images, val_crops, crop_size)
-            log.log(step, "val", **last_val)
-            if not best or (math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]):
-                best = {"step": step, **last_val}
+            if split.test:
+                last_val = validate(model, test_images, val_crops, crop_size)
+                log.log(step, "val", **last_val)
+                if not best or (
+                    math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]
+                ):
+                    best = {"step": step, **last_val}
             checkpoint(last_val)
             log.plot()
     if progress is not None:
