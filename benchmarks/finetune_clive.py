@@ -42,7 +42,7 @@ from rankiqa.data.splits import random_splits
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import json_safe, predict
 from rankiqa.training import runner
-from rankiqa.training.finetune import FinetuneConfig, _build, _init_head, loss_fn
+from rankiqa.training.finetune import FinetuneConfig, build_initial_model, init_head, loss_fn
 
 VARIANTS = {"a": "imagenet", "b": "rank+ft", "c": "rank"}
 
@@ -91,7 +91,7 @@ def log(msg: str) -> None:
 
 def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     start = time.perf_counter()
-    head = _init_head(model, "calibrate", mode, train_images, args.crop_size, args.device)
+    head = init_head(model, "calibrate", mode, train_images, args.crop_size, args.device)
     model.train()
     optimizer = runner.build_optimizer(
         model, args.optimizer, args.lr, 0.9, args.weight_decay, args.head_lr_mult
@@ -168,7 +168,7 @@ def main() -> None:
             crop_size=args.crop_size,
         )
         torch.manual_seed(args.seed)
-        return _build(config, None)
+        return build_initial_model(config, None)
 
     results = []
     for split in splits:

@@ -158,7 +158,9 @@ def _choose_split(config: FinetuneConfig, table, out: Path) -> Split:
     return split
 
 
-def _build(config: FinetuneConfig, state: dict | None):
+def build_initial_model(config: FinetuneConfig, state: dict | None):
+    """The network to fine-tune and how it was initialised: ``(model, mode)``, where mode is
+    ``resume`` (from ``state``), ``rank`` (a train-rank checkpoint) or ``new`` (imagenet/scratch)."""
     from rankiqa.models import build_model, model_from_config
 
     if state is not None:  # resuming
@@ -193,7 +195,7 @@ def _build(config: FinetuneConfig, state: dict | None):
     return model, "rank"
 
 
-def _init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int, device) -> dict:
+def init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int, device) -> dict:
     """Calibrate / reset the last layer (see the module docstring); returns what was done."""
     layer = last_linear(model)
     targets = np.asarray(train_images.table.targets, dtype=np.float64)
@@ -279,7 +281,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.dataset, 1e-5)
 
     runner.seed_everything(config.seed)
-    model, mode = _build(config, state)
+    model, mode = build_initial_model(config, state)
     crop_size = model.input_size
     if (val_crops == "full" or test_crops == "full") and model.config.get("head") == "paper":
         raise UserError(
@@ -295,7 +297,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     head_info = (
         {"head": "resumed"}
         if state
-        else _init_head(model, config.head_init, mode, train_images, crop_size, device)
+        else init_head(model, config.head_init, mode, train_images, crop_size, device)
     )
     model.train()
 
