@@ -126,3 +126,17 @@ def test_find_images(tmp_path: Path, image) -> None:
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in find_images(tmp_path, recursive=False)] == ["a.jpg", "b.PNG"]
     assert [p.name for p in find_images(tmp_path)] == ["a.jpg", "b.PNG", "c.bmp"]
+
+
+def test_atomic_write_leaves_no_temp_and_uses_normal_permissions(tmp_path):
+    import os
+
+    from rankiqa.imageio import write_text_atomic
+
+    target = tmp_path / "out.csv"
+    write_text_atomic(target, "a,b\n")
+    assert target.read_text() == "a,b\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

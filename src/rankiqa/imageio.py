@@ -146,6 +146,12 @@ def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` if the block succeeds.
@@ -159,6 +165,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 -> the usual new-file mode
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
