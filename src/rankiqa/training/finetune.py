@@ -415,8 +415,12 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         "run_dir": str(out),
         "train_images": len(split.train),
         "test_images": len(split.test),
-        "note": "best.pt is selected on the test part of the split (as validation): optimistic; "
-        "checkpoint.pt (last step) is the unbiased one",
+        "note": (
+            "best.pt is selected on the test part of the split (as validation): optimistic; "
+            "checkpoint.pt (last step) is the unbiased one"
+            if split.test
+            else "trained on every image (--all-images): no validation; best.pt = the last step"
+        ),
     }
     runner.write_json(out / "summary.json", summary)
     return summary
