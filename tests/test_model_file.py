@@ -135,3 +135,19 @@ def test_packaged_default_model_if_shipped(image: np.ndarray) -> None:
     sharp = natural_image(256, 320, seed=3)
     blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(4)))
     assert model.score(blurred) < model.score(sharp)
+
+
+def test_packaged_default_model_ranks_compression_and_blur_levels() -> None:
+    """On a textured image, strong JPEG / JPEG 2000 / blur lower the default model's score."""
+    if not (packaged_models_dir() / "default.safetensors").is_file():
+        pytest.skip("no packaged default model yet")
+    from rankiqa.distortions import LIVE
+
+    model = load_model()
+    image = natural_image(384, 512, seed=1)
+    rng = np.random.default_rng(0)
+    pristine = model.score(image)
+    for group, level in (("jpeg", 5), ("jp2k", 3), ("gblur", 2)):
+        assert model.score(LIVE[group](image, level, rng)) < pristine - 3, group
+    jpeg = [model.score(LIVE["jpeg"](image, k, rng)) for k in range(6)]
+    assert jpeg == sorted(jpeg, reverse=True)

@@ -82,7 +82,12 @@ def to_float_tensor(image: np.ndarray) -> torch.Tensor:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise UserError(f"expected a uint8 H×W×3 RGB array, got {image.dtype} {image.shape}")
     # Convert in H×W×3 order, then permute: a channels-last-strided 3×H×W view (no strided copy).
-    return torch.from_numpy(np.ascontiguousarray(image)).float().div_(255.0).permute(2, 0, 1)
+    return (
+        torch.from_numpy(np.require(image, requirements=("C", "W")))
+        .float()
+        .div_(255.0)
+        .permute(2, 0, 1)
+    )
 
 
 def resized_size(height: int, width: int, shorter: int) -> tuple[int, int]:
