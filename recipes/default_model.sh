@@ -30,7 +30,7 @@ fi
 
 # 2. Validation of the fine-tuning recipe: 10 random 80/20 splits of clive-dev, variants
 #    (a) ImageNet + fine-tune, (b) ranking + fine-tune (the shipped recipe), (c) ranking only.
-FT_ARGS=(--resize 224 --crop-size 224 --test-crops full --iters 150 --batch-size 16
+FT_ARGS=(--resize 320 --crop-size 224 --test-crops center --iters 150 --batch-size 16
   --optimizer adam --lr 3e-5 --head-lr-mult 10)
 if [ ! -s "$WORK/clive-ablation.json" ]; then
   python benchmarks/finetune_clive.py --root "$CLIVE" --backbone-weights "$ALEXNET" \
@@ -41,7 +41,7 @@ fi
 
 # 3. The final model: the same fine-tuning on all 704 clive-dev images.
 FINAL_ARGS=(--dataset clive --root "$CLIVE" --init "$WORK/rank/best.pt" --out "$WORK/finetune"
-  --all-images --resize 224 --crop-size 224 --test-crops full --iters 150 --batch-size 16
+  --all-images --resize 320 --crop-size 224 --test-crops center --iters 150 --batch-size 16
   --optimizer adam --lr 3e-5 --head-lr-mult 10 --weight-decay 0 --loss mse --seed 0)
 if [ -f "$WORK/finetune/checkpoint.pt" ]; then
   rankiqa finetune "${FINAL_ARGS[@]}" --resume
