@@ -5,15 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
+from rankiqa.cli.argtypes import positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -37,12 +29,12 @@ def add_parser(subparsers) -> None:
         help="distortion preset: live (4 types x 5 levels) or tid2013 (19 groups x 4 levels)",
     )
     parser.add_argument(
-        "--workers", type=_positive, default=None, help="worker processes (default: all CPUs)"
+        "--workers", type=positive_int, default=None, help="worker processes (default: all CPUs)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--max-side",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="PX",
         help="first downsize (area interpolation) so the longer side is at most PX",

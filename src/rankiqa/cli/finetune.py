@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from rankiqa.cli.argtypes import positive_int
 from rankiqa.cli.datasets import add_dataset_options
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
 
 
 def _resize(value: str) -> int | None:
     if value.lower() in ("none", "native", "null"):
         return None
-    return _positive(value)
+    return positive_int(value)
 
 
 def add_parser(subparsers) -> None:
@@ -96,7 +87,7 @@ def add_parser(subparsers) -> None:
     )
     opt.add_argument(
         "--lr-step",
-        type=_positive,
+        type=positive_int,
         default=5000,
         help="iterations between lr decays (default 5000)",
     )
@@ -106,9 +97,9 @@ def add_parser(subparsers) -> None:
     opt.add_argument(
         "--head-lr-mult", type=float, default=10.0, help="head lr multiplier (default 10)"
     )
-    opt.add_argument("--iters", type=_positive, default=20000, help="iterations (default 20000)")
+    opt.add_argument("--iters", type=positive_int, default=20000, help="iterations (default 20000)")
     opt.add_argument(
-        "--batch-size", type=_positive, default=30, help="images per batch (default 30)"
+        "--batch-size", type=positive_int, default=30, help="images per batch (default 30)"
     )
     data = parser.add_argument_group("input")
     data.add_argument(
@@ -119,7 +110,7 @@ def add_parser(subparsers) -> None:
     )
     data.add_argument(
         "--crop-size",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="training crop (default: backbone input size, 227/224)",
     )
@@ -137,11 +128,11 @@ def add_parser(subparsers) -> None:
     run_group = parser.add_argument_group("run")
     run_group.add_argument(
         "--val-every",
-        type=_positive,
+        type=positive_int,
         default=1000,
         help="validate + checkpoint every N iterations (default 1000)",
     )
-    run_group.add_argument("--log-every", type=_positive, default=20)
+    run_group.add_argument("--log-every", type=positive_int, default=20)
     run_group.add_argument(
         "--workers", type=int, default=2, help="image loading threads/processes (default 2)"
     )

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from rankiqa.cli.argtypes import non_negative_int, positive_int
 from rankiqa.errors import UserError
 
 DESCRIPTION = """\
@@ -36,26 +37,6 @@ class IntermixedParser(argparse.ArgumentParser):
             self._inside = False
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "score",
@@ -76,22 +57,22 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--output", "-o", default=None, help="write rows to FILE (default stdout)")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
-    parser.add_argument("--batch-size", type=_positive, default=16, help="images per batch (16)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="images per batch (16)")
     parser.add_argument(
         "--workers",
-        type=_non_negative,
+        type=non_negative_int,
         default=None,
         help="decoding worker processes (default: min(2, CPUs) from 64 images on, else 0 = "
         "decode in the main process)",
     )
-    parser.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--shard", default=None, metavar="I/N", help="score only shard I of N")
     parser.add_argument(
         "--resume", action="store_true", help="skip paths already in --output (csv/jsonl)"
     )
     parser.add_argument(
         "--max-pixels",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="refuse images with more pixels (decompression bombs; default 100 megapixels)",
     )
