@@ -55,6 +55,32 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
     return path
 
 
+def training_state(
+    kind: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    step: int,
+    args: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    best: Mapping[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    """The checkpoint dictionary of a ``train-rank`` / ``finetune`` run (contract 2)."""
+    return {
+        "kind": kind,
+        "model_config": unwrap_model(model).config,
+        "model": model_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "args": dict(args),
+        "metrics": dict(metrics),
+        "best": dict(best),
+        **extra,
+    }
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Read a checkpoint written by :func:`save_checkpoint`.
 

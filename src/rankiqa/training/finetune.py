@@ -53,7 +53,11 @@ from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
 from rankiqa.losses.regression import euclidean_loss
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
+from rankiqa.training.checkpoint import (
+    load_checkpoint,
+    save_checkpoint,
+    training_state,
+)
 
 #: the paper's fine-tuning learning rates (others: 1e-5)
 DEFAULT_LR = {"tid2013": 1e-5, "tid2008": 1e-5, "live": 1e-6}
@@ -340,21 +344,20 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         )
 
     def checkpoint(metrics: dict[str, float]) -> None:
-        payload = {
-            "kind": "finetune",
-            "model_config": model.config,
-            "model": model_state(model),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "step": step,
-            "args": args,
-            "metrics": metrics,
-            "best": best,
-            "input": input_meta,
-            "split": split_meta,
-            "dataset": config.dataset,
-            "score": {"offset": 0.0, "scale": 1.0},
-        }
+        payload = training_state(
+            "finetune",
+            model,
+            optimizer,
+            scheduler,
+            step,
+            args,
+            metrics,
+            best,
+            input=input_meta,
+            split=split_meta,
+            dataset=config.dataset,
+            score={"offset": 0.0, "scale": 1.0},
+        )
         save_checkpoint(ckpt_path, payload)
         if (metrics and best.get("step") == step) or (not split.test and step == config.iters):
             save_checkpoint(out / "best.pt", payload)

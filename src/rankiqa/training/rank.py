@@ -36,7 +36,7 @@ from rankiqa.data.ranked import (
 from rankiqa.errors import UserError
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import model_state, save_checkpoint
+from rankiqa.training.checkpoint import save_checkpoint, training_state
 
 #: learning rates of the authors' solvers per layout
 DEFAULT_LR = {"live": 1e-5, "tid": 1e-4}
@@ -295,19 +295,18 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         )
 
     def checkpoint(metrics: dict[str, float]) -> None:
-        payload = {
-            "kind": "rank",
-            "model_config": model.config,
-            "model": model_state(model),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "step": step,
-            "args": args,
-            "metrics": metrics,
-            "best": best,
-            "layout": str(layout),
-            "val_references": val_refs,
-        }
+        payload = training_state(
+            "rank",
+            model,
+            optimizer,
+            scheduler,
+            step,
+            args,
+            metrics,
+            best,
+            layout=str(layout),
+            val_references=val_refs,
+        )
         save_checkpoint(ckpt_path, payload)
         if metrics and best.get("step") == step:
             save_checkpoint(out / "best.pt", payload)
