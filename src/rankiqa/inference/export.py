@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from rankiqa.errors import UserError
 from rankiqa.inference.model import IQAModel
@@ -82,31 +81,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _net_from_checkpoint(checkpoint: dict[str, Any], path: Path) -> nn.Module:
-    from rankiqa.models import model_from_config
-
-    state = checkpoint["model"]
-    if state and all(k.startswith("module.") for k in state):
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-    try:
-        net = model_from_config(checkpoint["model_config"])
-        net.load_state_dict(state)
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise UserError(
-            f"{path}: checkpoint weights do not match its model_config ({exc})"
-        ) from None
-    return net.eval()
-
-
 def model_from_checkpoint(path: str | os.PathLike, **metadata_options: Any) -> IQAModel:
     """An :class:`IQAModel` from a ``train-rank`` / ``finetune`` checkpoint (never unpickles)."""
-    from rankiqa.training.checkpoint import load_checkpoint
+    from rankiqa.training.checkpoint import load_checkpoint, quality_net_from_state
 
     path = Path(path)
     checkpoint = load_checkpoint(path)
     metadata_options.setdefault("name", path.stem)
     metadata = checkpoint_metadata(checkpoint, **metadata_options)
-    return IQAModel(_net_from_checkpoint(checkpoint, path), metadata).eval()
+    return IQAModel(quality_net_from_state(checkpoint, path), metadata).eval()
 
 
 def save_model(model: IQAModel, path: str | os.PathLike) -> Path:

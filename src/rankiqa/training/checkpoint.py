@@ -120,17 +120,24 @@ def load_quality_net(path: str | os.PathLike, map_location: str | torch.device =
 
     The checkpoint's ``score`` mapping is attached as ``net.score_mapping`` (a dict).
     """
+    state = load_checkpoint(path, map_location=map_location)
+    net = quality_net_from_state(state, path)
+    net.score_mapping = dict(state.get("score", {"offset": 0.0, "scale": 1.0}))
+    return net
+
+
+def quality_net_from_state(state: Mapping[str, Any], path: str | os.PathLike):
+    """The :class:`~rankiqa.models.QualityNet` of a loaded checkpoint ``state``, in eval mode;
+    ``path`` names the file in errors."""
     from rankiqa.models import model_from_config
 
-    state = load_checkpoint(path, map_location=map_location)
     try:
         net = model_from_config(state["model_config"])
         net.load_state_dict(_strip_prefix(state["model"]))
-    except (KeyError, RuntimeError, UserError) as exc:
+    except (KeyError, RuntimeError, TypeError, UserError) as exc:
         raise UserError(
             f"{path}: checkpoint weights do not match its model_config ({exc})"
         ) from None
-    net.score_mapping = dict(state.get("score", {"offset": 0.0, "scale": 1.0}))
     return net.eval()
 
 
