@@ -31,7 +31,7 @@ def checkpoint_metadata(
 
     The input protocol comes from the arguments given here, else the checkpoint's ``input``
     entry or its training ``args`` (``resize``, ``test_crops``, ``crop_size``), else the
-    defaults: native resolution, ``full`` view for the compact head (``center`` otherwise),
+    defaults: native resolution, ``full`` view for size-agnostic heads (``center`` for the paper head),
     crop size = the network's input size. ``resize="auto"`` means "not given".
     """
     config = dict(checkpoint["model_config"])

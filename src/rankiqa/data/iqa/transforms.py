@@ -6,7 +6,7 @@ antialiasing; ``None`` keeps the native resolution); an image whose shorter side
 below ``crop_size`` is upscaled so that it equals ``crop_size``. Training takes random
 ``crop_size`` crops; testing takes the views of ``test_crops``:
 
-* ``full``: the whole (resized) image, one view (needs the compact head);
+* ``full``: the whole (resized) image, one view (needs a size-agnostic head: compact or stats);
 * ``center``: one center crop;
 * ``crops:N``: N random crops (the paper: 30), seeded, so results are reproducible;
 * ``grid`` / ``grid:K``: a deterministic K×K grid of crops spanning the image (K = 3).
