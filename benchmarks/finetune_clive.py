@@ -42,7 +42,13 @@ from rankiqa.data.splits import random_splits
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import json_safe, predict
 from rankiqa.training import runner
-from rankiqa.training.finetune import FinetuneConfig, build_initial_model, init_head, loss_fn
+from rankiqa.training.finetune import (
+    FinetuneConfig,
+    build_initial_model,
+    init_head,
+    loss_fn,
+    train_step,
+)
 
 VARIANTS = {"a": "imagenet", "b": "rank+ft", "c": "rank"}
 
@@ -101,15 +107,8 @@ def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     batches = TrainBatches(train_images, args.batch_size, args.crop_size, seed)
     losses = []
     for step in range(args.iters):
-        runner.seed_step(seed, step + 1)
         x, y = batches[step]
-        loss = criterion(model(x.to(args.device)), y.to(args.device))
-        runner.check_finite(loss, step + 1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(float(loss.detach()))
+        losses.append(train_step(model, x, y, criterion, optimizer, scheduler, seed, step + 1))
     model.eval()
     k = max(1, len(losses) // 10)
     head["loss_first"] = float(np.mean(losses[:k])) if losses else None

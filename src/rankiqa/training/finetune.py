@@ -260,6 +260,24 @@ def validate(
     return {k: float(m[k]) for k in ("srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5")}
 
 
+def train_step(model, x, y, criterion, optimizer, scheduler, seed: int, step: int) -> float:
+    """One optimizer step (number ``step``, 1-based) on batch ``(x, y)``; returns the loss.
+
+    Randomness inside the step (dropout) is seeded from (seed, step), so a resumed run repeats
+    an uninterrupted one; a non-finite loss stops with a clear error.
+    """
+    runner.seed_step(seed, step)
+    device = next(model.parameters()).device
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    loss = criterion(model(x), y)
+    runner.check_finite(loss, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return float(loss.detach())
+
+
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Fine-tune on opinion scores; returns a summary (last/best validation metrics, timings)."""
     out = Path(config.out)
@@ -371,15 +389,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     started, first_step = time.perf_counter(), step
     for x, y in loader:
         step += 1
-        runner.seed_step(config.seed, step)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = criterion(model(x), y)
-        runner.check_finite(loss, step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        window.append(float(loss.detach()))
+        loss = train_step(model, x, y, criterion, optimizer, scheduler, config.seed, step)
+        window.append(loss)
         if progress is not None:
             progress.update(1)
             progress.set_postfix(
