@@ -190,3 +190,26 @@ def test_splits_by_reference_and_cli(tmp_path, capsys):
     assert code == 0 and out.is_file()
     printed = capsys.readouterr().out
     assert "images: 7" in printed and "references: 3" in printed
+
+
+def test_full_size_release_scores_only(tmp_path):
+    """450 entries as in the release (15 references × 15 versions per part), no images."""
+    refs = [f"ref{k:02d}.bmp" for k in range(15)]
+    rng = np.random.default_rng(0)
+    expected = []
+    for part, (folder, second) in enumerate((("blurjpeg", "jpeg"), ("blurnoise", "noise")), 1):
+        versions = [f"blur{b}" for b in (1, 2, 3)] + [f"{second}{k}" for k in (1, 2, 3)]
+        versions += [f"blur{b}_{second}{k}" for b in (1, 2, 3) for k in (1, 2, 3)]
+        entries = [
+            (f"{ref[:-4]}_{v}.bmp", r + 1, float(rng.uniform(0, 100)))
+            for r, ref in enumerate(refs)
+            for v in versions
+        ]
+        rng.shuffle(entries)  # the loader follows the lists' order, whatever it is
+        write_part(tmp_path / "To_Release" / f"Part {part}", folder, entries, refs, touch=False)
+        expected += [(s, n.split("_")[0]) for n, _, s in entries]
+    table = load_iqa_dataset("livemd", tmp_path, verify=False)
+    assert len(table) == 450
+    assert [(r.score, r.reference) for r in table.records] == expected
+    assert len(set(table.references)) == 15 and len(set(table.distortions)) == 27
+    assert sum(d.startswith("blur") and "_" in d for d in table.distortions) == 2 * 135
