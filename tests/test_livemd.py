@@ -162,6 +162,9 @@ def test_score_count_mismatch(tmp_path):
     savemat(tmp_path / "Part 2" / "Scores.mat", {"DMOSscores": np.ones((1, 2))})
     with pytest.raises(UserError, match="Part 2/Scores.mat: DMOSscores has 2 entries for 3"):
         load_iqa_dataset("livemd", tmp_path)
+    (tmp_path / "Part 2" / "Scores.mat").unlink()
+    with pytest.raises(UserError, match="Part 2/Scores.mat: MATLAB file not found"):
+        load_iqa_dataset("livemd", tmp_path)
 
 
 def test_name_parsing():

@@ -422,8 +422,8 @@ def load_livemd(root: Path, verify: bool = True, include_references: bool = Fals
     for part, (folder, second) in LIVEMD_PARTS.items():
         part_dir = _livemd_part_dir(root, part)
         rel = part_dir.relative_to(root).as_posix()
-        lists_path = _find(part_dir, "Imagelists.mat")
-        scores_path = _find(part_dir, "Scores.mat")
+        lists_path = _Resolver(part_dir, False)("Imagelists.mat", str(part_dir))
+        scores_path = _Resolver(part_dir, False)("Scores.mat", str(part_dir))
         lists = _loadmat(lists_path)
         names = _mat_strings(_mat_var(lists, lists_path, "distimgs"))
         refnames = _mat_strings(_mat_var(lists, lists_path, "refimgs"))
