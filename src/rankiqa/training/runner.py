@@ -318,15 +318,18 @@ class MetricsLog:
         return self.plot_path
 
 
-def open_run(out: str | os.PathLike, kind: str, resume: bool) -> dict | None:
+def open_run(out: str | os.PathLike, kind: str, resume: bool | str) -> dict | None:
     """The checkpoint state to resume in run folder ``out``, or ``None`` for a fresh run.
 
-    Refuses (``UserError``) to resume a missing or other-``kind`` checkpoint, and to start a
-    fresh run over an existing one.
+    ``resume``: ``False`` (start; refused over an existing run), ``True`` (continue; refused
+    when there is no checkpoint) or ``"auto"`` (continue if there is a checkpoint, else start).
+    A checkpoint of another ``kind`` is always refused (``UserError``).
     """
     from rankiqa.training.checkpoint import load_checkpoint
 
     ckpt_path = Path(out) / "checkpoint.pt"
+    if resume == "auto":
+        resume = ckpt_path.exists()
     if resume:
         state = load_checkpoint(ckpt_path)
         if state.get("kind") != kind:
@@ -334,8 +337,8 @@ def open_run(out: str | os.PathLike, kind: str, resume: bool) -> dict | None:
         return state
     if ckpt_path.exists():
         raise UserError(
-            f"--out {out}: already holds a run (checkpoint.pt); pass --resume to continue it "
-            "or choose another folder"
+            f"--out {out}: already holds a run (checkpoint.pt); pass --resume (or --resume auto) "
+            "to continue it, or choose another folder"
         )
     return None
 
