@@ -7,8 +7,7 @@ import argparse
 
 import pytest
 
-from rankiqa.cli import SUBCOMMANDS, build_parser, main, subcommand_parser
-from rankiqa.cli import argtypes
+from rankiqa.cli import SUBCOMMANDS, argtypes, build_parser, main, subcommand_parser
 
 #: the smallest valid command line of each subcommand (values are never used: parsing only)
 REQUIRED = {
@@ -114,7 +113,9 @@ def test_deprecated_aliases_still_work_with_a_warning(capsys):
     parser = build_parser()
     args = parser.parse_args(["export", "a.pt", "b.safetensors", "--input-resize", "256"])
     assert args.resize == 256
-    args = parser.parse_args(["export", "a.pt", "b.safetensors", "--test-crops", "30", "-f", "onnx"])
+    args = parser.parse_args(
+        ["export", "a.pt", "b.safetensors", "--test-crops", "30", "-f", "onnx"]
+    )
     assert args.test_crops == "crops:30" and args.format == "onnx"
     args = parser.parse_args(["finetune", *REQUIRED["finetune"], "--test-crops", "center"])
     assert args.test_crops == "center"

@@ -200,7 +200,7 @@ def test_bad_options_one_line_error(tmp_path: Path, model_file, capsys, extra, m
     try:
         code, out, err = score(args, capsys)
     except SystemExit as exc:  # refused while parsing: usage line + error line
-        code, (out, err) = exc.code, capsys.readouterr()
+        code, err = exc.code, capsys.readouterr().err
         assert err.startswith("usage: rankiqa score")
         err = err.strip().splitlines()[-1]
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
