@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -65,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
-        print(f"rankiqa: error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun: one message, not one each
+            print(f"rankiqa: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rankiqa: interrupted", file=sys.stderr)
