@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -175,3 +176,13 @@ def test_resume_auto_starts_then_continues(data, tmp_path):
     assert train_rank(tiny(data, tmp_path / "run", iters=4, resume="auto"))["steps"] == 4
     with pytest.raises(UserError, match="--resume"):
         train_rank(tiny(data, tmp_path / "run", iters=6))  # plain start over a run: refused
+
+
+def test_metrics_columns_are_those_of_the_docs(data, tmp_path):
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ranking.md").read_text()
+    documented = re.search(r"\| `metrics.csv` \| `([^`]+)`", doc).group(1).split(", ")
+    train_rank(tiny(data, tmp_path / "run", iters=2))
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header == documented

@@ -98,6 +98,7 @@ def read_image(
         if path.stat().st_size == 0:
             raise ImageReadError(f"{path}: empty file (0 bytes)")
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. TIFF "Truncated File Read": the error says it
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
@@ -138,6 +139,10 @@ def read_image(
         raise ImageReadError(f"{path}: not a recognised image file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+    except (MemoryError, RecursionError) as exc:
+        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed file may trip any decoder internals
+        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
 
 
 def _draft(image: Image.Image, shorter: int) -> None:

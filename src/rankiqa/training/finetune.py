@@ -399,7 +399,11 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         num_workers=0 if config.cache else config.workers,
         pin_memory=device.type == "cuda",
     )
-    log = runner.MetricsLog(out, resume_step=step if state else None)
+    log = runner.MetricsLog(
+        out,
+        resume_step=step if state else None,
+        columns=("loss", "lr", "srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5"),
+    )
     args = dataclasses.asdict(config)
     input_meta = {"resize": config.resize, "test_crops": test_crops, "crop_size": crop_size}
     split_meta = {"train": list(split.train), "val": list(split.val), "test": list(split.test)}

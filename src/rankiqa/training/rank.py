@@ -283,7 +283,12 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    log = runner.MetricsLog(out, resume_step=step if state else None, enabled=dist.is_main)
+    log = runner.MetricsLog(
+        out,
+        resume_step=step if state else None,
+        enabled=dist.is_main,
+        columns=("loss", "pair_acc", "lr", "srcc", "hinge"),  # as in docs/ranking.md
+    )
     args = dataclasses.asdict(config)
     if dist.is_main:
         runner.write_json(

@@ -233,16 +233,22 @@ class MetricsLog:
         resume_step: when resuming, keep the existing rows up to this step (rows logged after
             the last checkpoint of a killed run are dropped); ``None`` starts a fresh file.
         enabled: ``False`` on non-main processes (nothing is written).
+        columns: metric columns in the order they take in the file (after ``step, split``);
+            metrics not listed are appended as they first appear.
     """
 
     def __init__(
-        self, run_dir: str | os.PathLike, resume_step: int | None = None, enabled: bool = True
+        self,
+        run_dir: str | os.PathLike,
+        resume_step: int | None = None,
+        enabled: bool = True,
+        columns: tuple[str, ...] = (),
     ):
         self.path = Path(run_dir) / "metrics.csv"
         self.plot_path = Path(run_dir) / "curves.png"
         self.enabled = enabled
         self.rows: list[dict[str, object]] = []
-        self.columns: list[str] = ["step", "split"]
+        self.columns: list[str] = ["step", "split", *columns]
         if not enabled:
             return
         Path(run_dir).mkdir(parents=True, exist_ok=True)
