@@ -303,3 +303,20 @@ def test_resume_auto_starts_or_continues(tmp_path):
     assert main([*args, "--iters", "2"]) == 0  # no run yet: starts
     assert main([*args, "--iters", "4"]) == 0  # continues
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 4
+
+
+def test_val_fraction_zero_trains_on_the_whole_training_part(tmp_path):
+    csv = brightness_dataset(tmp_path, n=10)
+    run = tmp_path / "run"
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), *TINY, "--init", "scratch"]
+    assert (
+        main([*args, "--out", str(run), "--iters", "4", "--val-every", "2", "--val-fraction", "0"])
+        == 0
+    )
+    best = load_checkpoint(run / "best.pt")
+    assert best["step"] == 4 and best["split"]["val"] == []
+    assert len(best["split"]["train"]) == 8 and len(best["split"]["test"]) == 2
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["test"]["step"] == 4 and not [
+        r for r in read_metrics(run) if r["split"] == "val"
+    ]

@@ -78,6 +78,14 @@ def fraction(text: str) -> float:
     return value
 
 
+def fraction_or_zero(text: str) -> float:
+    """A number in [0, 1) (a held-out share where 0 means "none")."""
+    value = _finite(text, "a fraction in [0, 1)")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
 def probability(text: str) -> float:
     """A number in [0, 1) (momentum, dropout)."""
     value = _finite(text, "a number in [0, 1)")

@@ -11,6 +11,7 @@ from rankiqa.cli.argtypes import (
     add_workers_option,
     decay_factor,
     fraction,
+    fraction_or_zero,
     non_negative_float,
     non_negative_int,
     pooling,
@@ -92,10 +93,11 @@ def add_parser(subparsers) -> None:
     )
     split.add_argument(
         "--val-fraction",
-        type=fraction,
+        type=fraction_or_zero,
         default=0.2,
         help="share of the training part held out to choose best.pt when the split has no "
-        "validation part of its own (default 0.2; by reference for synthetic datasets)",
+        "validation part of its own (default 0.2; by reference for synthetic datasets); "
+        "0 = none: train on the whole training part, best.pt = the last step",
     )
     split.add_argument(
         "--test-fraction",

@@ -86,7 +86,7 @@ class FinetuneConfig:
     all_images: bool = False  #: train on every image (no held-out part, no validation)
     test_fraction: float = 0.2
     #: share of the training part held out for model selection (when the split has no
-    #: official validation part)
+    #: official validation part); 0: none, best.pt is the last step
     val_fraction: float = 0.2
     loss: str = "euclidean"
     optimizer: str = "sgd"
@@ -148,7 +148,7 @@ def last_linear(model: nn.Module) -> nn.Linear:
 def _with_validation(config: FinetuneConfig, table, split: Split) -> Split:
     """``split`` with a validation part for model selection: its own (official) one if it has
     one, else ``val_fraction`` of the training part; the test part is left untouched."""
-    if split.val:
+    if split.val or config.val_fraction == 0:
         overlap = set(split.val) & (set(split.train) | set(split.test))
         if overlap:
             raise UserError(
@@ -498,7 +498,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             "best.pt is selected on the validation part; 'test' is best.pt on the test part, "
             f"evaluated once at the end with the recorded pooling ({test_crops})"
             if split.val
-            else "trained on every image (--all-images): no validation; best.pt = the last step"
+            else "no validation part (--all-images or --val-fraction 0): best.pt = the last "
+            "step" + (f"; 'test' is it on the test part ({test_crops})" if split.test else "")
         ),
     }
     runner.write_json(out / "summary.json", summary)
