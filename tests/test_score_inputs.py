@@ -48,13 +48,15 @@ def test_explicit_bad_paths_get_error_rows_and_the_run_goes_on(tmp_path, model_f
     (tmp_path / "x.jpg").mkdir()  # a folder with an image's name, and nothing in it
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "dangling.png").symlink_to(tmp_path / "gone.png")
+    os.mkfifo(tmp_path / "pipe.png")  # would block a decoder for ever
     args = [*good, tmp_path / "empty", tmp_path / "x.jpg", tmp_path / "notes.txt"]
     args += [tmp_path / "dangling.png", tmp_path / "pics", tmp_path / "nothing-*.png"]
+    args += [tmp_path / "pipe.png"]
     code = main(["score", *map(str, args), "-m", str(model_file), "-f", "csv"])
     out, err = capsys.readouterr()
     assert code == 1
     rows = csv_rows(out)
-    assert len(rows) == 8
+    assert len(rows) == 9
     for path in (*good, gif):
         assert rows[str(path)]["error"] == "" and float(rows[str(path)]["score"]) > 0
     reasons = {
@@ -63,11 +65,12 @@ def test_explicit_bad_paths_get_error_rows_and_the_run_goes_on(tmp_path, model_f
         "notes.txt": "not a recognised image",
         "dangling.png": "broken symbolic link",
         "nothing-*.png": "matches no image files",
+        "pipe.png": "not a regular file",
     }
     for name, reason in reasons.items():
         row = rows[str(tmp_path / name)]
         assert row["score"] == "" and reason in row["error"], (name, row)
-    assert "5 of 8 files could not be scored" in err
+    assert "6 of 9 files could not be scored" in err
 
 
 def test_folder_scan_takes_gif_and_other_pillow_formats(tmp_path):

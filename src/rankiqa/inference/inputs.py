@@ -68,6 +68,8 @@ def find_inputs(
                 add(match)
         elif not path.exists():
             errors.setdefault(text, "no such file or folder")
+        elif not path.is_file():  # a FIFO or device would block the decoder
+            errors.setdefault(text, "not a regular file")
         else:
             add(text)
     return sorted(paths), errors
