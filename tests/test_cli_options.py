@@ -89,6 +89,8 @@ def test_unknown_option_prints_the_subcommands_usage(capsys):
         (["train-rank", "--data", "d", "--out", "o", "--lr", "-1"], "--lr"),
         (["train-rank", "--data", "d", "--out", "o", "--crop-size", "0"], "--crop-size"),
         (["score", "a.jpg", "--max-pixels", "nan"], "--max-pixels"),
+        (["score", "a.jpg", "--threads", "100000"], "--threads"),  # torch segfaulted
+        (["train-rank", "--data", "d", "--out", "o", "--workers", "100000"], "--workers"),
         (["finetune", *REQUIRED["finetune"], "--val-fraction", "1"], "--val-fraction"),
     ],
 )
@@ -135,5 +137,20 @@ def test_common_options_share_names_and_defaults():
         if "workers" in options:
             workers[name] = options["workers"].type
     assert len(devices) == 1 and next(iter(devices))[0] is None  # auto everywhere
-    assert set(workers.values()) == {argtypes.non_negative_int}
+    assert set(workers.values()) == {argtypes.worker_count}
     assert len(workers) == 5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train-rank", "--data", "d", "--out", "o", "--crop-size", "100000"],
+        ["finetune", *REQUIRED["finetune"], "--crop-size", "100000"],
+        ["finetune", *REQUIRED["finetune"], "--resize", "100000"],
+        ["evaluate", *REQUIRED["evaluate"], "--crop-size", "100000"],
+    ],
+)
+def test_absurd_sizes_are_refused(argv, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "8192" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,32 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An integer ≥ 0."""
     return _integer_at_least(0, text, "an integer >= 0")
+
+
+def max_parallel() -> int:
+    """The most threads or worker processes an option accepts: 4 per CPU, at least 16 (more
+    only exhausts the machine; torch crashes on 100000 threads)."""
+    return max(16, 4 * (os.cpu_count() or 1))
+
+
+def thread_count(text: str) -> int:
+    """An integer in 1..:func:`max_parallel`."""
+    value = positive_int(text)
+    if value > max_parallel():
+        raise argparse.ArgumentTypeError(
+            f"expected at most {max_parallel()} (4 per CPU), got {text!r}"
+        )
+    return value
+
+
+def worker_count(text: str) -> int:
+    """An integer in 0..:func:`max_parallel` (0 = in the main process)."""
+    value = non_negative_int(text)
+    if value > max_parallel():
+        raise argparse.ArgumentTypeError(
+            f"expected at most {max_parallel()} (4 per CPU), got {text!r}"
+        )
+    return value
 
 
 # ----------------------------------------------------------------------------- floats
@@ -104,16 +131,27 @@ def decay_factor(text: str) -> float:
 
 # ----------------------------------------------------------------------------- other values
 
+#: the largest crop or resize side accepted (a 100000-pixel crop would ask for 120 GB)
+MAX_SIDE = 8192
+
+
+def image_side(text: str) -> int:
+    """A crop or resize side in pixels: an integer in 1..:data:`MAX_SIDE`."""
+    value = positive_int(text)
+    if value > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SIDE} pixels, got {text!r}")
+    return value
+
 
 def resize_or_none(text: str) -> int | None:
-    """A shorter-side size (integer ≥ 1) or ``none`` / ``native`` (no resizing)."""
+    """A shorter-side size (integer in 1..:data:`MAX_SIDE`) or ``none`` / ``native``."""
     if str(text).strip().lower() in ("none", "native", "null"):
         return None
     try:
-        return positive_int(text)
+        return image_side(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'none', got {text!r}"
+            f"expected a positive integer up to {MAX_SIDE} or 'none', got {text!r}"
         ) from None
 
 
@@ -159,7 +197,7 @@ def add_workers_option(parser: Any, default: int | None, default_text: str) -> N
     """``--workers N`` (N ≥ 0; 0 = decode in the main process)."""
     parser.add_argument(
         "--workers",
-        type=non_negative_int,
+        type=worker_count,
         default=default,
         metavar="N",
         help=f"{WORKERS_HELP} (default: {default_text})",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rankiqa.cli.argtypes import non_negative_int, positive_int
+from rankiqa.cli.argtypes import non_negative_int, positive_int, worker_count
 
 
 def add_parser(subparsers) -> None:
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=non_negative_int,
+        type=worker_count,
         default=None,
         metavar="N",
         help="processes that decode and distort images; 0 = in the main process "

@@ -8,6 +8,7 @@ from rankiqa.cli.argtypes import (
     add_deprecated_alias,
     add_device_option,
     add_workers_option,
+    image_side,
     non_negative_int,
     pooling,
     positive_int,
@@ -79,7 +80,7 @@ def add_parser(subparsers) -> None:
         help="shorter side before cropping, or none (default: the model's)",
     )
     parser.add_argument(
-        "--crop-size", type=positive_int, default=None, help="crop size (default: the model's)"
+        "--crop-size", type=image_side, default=None, help="crop size (default: the model's)"
     )
     parser.add_argument(
         "--batch-size", type=positive_int, default=8, help="images per forward pass (default 8)"

@@ -6,7 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from rankiqa.cli.argtypes import add_deprecated_alias, pooling, positive_int, resize_or_none
+from rankiqa.cli.argtypes import (
+    add_deprecated_alias,
+    image_side,
+    pooling,
+    positive_int,
+    resize_or_none,
+)
 from rankiqa.cli.score import IntermixedParser
 from rankiqa.errors import UserError
 
@@ -55,9 +61,7 @@ def add_parser(subparsers) -> None:
         help="test-time pooling: crops:N (or N), grid, grid:K, center, full (default: the source's)",
     )
     add_deprecated_alias(group, "--test-crops", "--crops", dest="test_crops", type=pooling)
-    group.add_argument(
-        "--crop-size", type=positive_int, default=None, help="network input crop size"
-    )
+    group.add_argument("--crop-size", type=image_side, default=None, help="network input crop size")
     group.add_argument("--name", default=None, help="model name stored in the file")
     group.add_argument(
         "--metric",

@@ -12,6 +12,7 @@ from rankiqa.cli.argtypes import (
     decay_factor,
     fraction,
     fraction_or_zero,
+    image_side,
     non_negative_float,
     non_negative_int,
     pooling,
@@ -147,7 +148,7 @@ def add_parser(subparsers) -> None:
     )
     data.add_argument(
         "--crop-size",
-        type=positive_int,
+        type=image_side,
         default=None,
         help="training crop (default: backbone input size, 227/224)",
     )

@@ -8,7 +8,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from rankiqa.cli.argtypes import add_device_option, add_workers_option, positive_int, shard
+from rankiqa.cli.argtypes import (
+    add_device_option,
+    add_workers_option,
+    positive_int,
+    shard,
+    thread_count,
+)
 from rankiqa.errors import UserError
 
 DESCRIPTION = """\
@@ -66,7 +72,7 @@ def add_parser(subparsers) -> None:
     add_workers_option(
         parser, None, f"min(2, CPUs) from {AUTO_WORKERS_MIN_IMAGES} images on, else 0"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     parser.add_argument(
         "--shard", type=shard, default=None, metavar="I/N", help="score only shard I of N"
     )

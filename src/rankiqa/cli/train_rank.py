@@ -11,6 +11,7 @@ from rankiqa.cli.argtypes import (
     add_workers_option,
     decay_factor,
     fraction,
+    image_side,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -93,7 +94,7 @@ def add_parser(subparsers) -> None:
         help="divide the summed hinge loss by the batch size (default), the pair count, or not",
     )
     p.add_argument(
-        "--crop-size", type=positive_int, help="training crop (default: backbone input, 227 or 224)"
+        "--crop-size", type=image_side, help="training crop (default: backbone input, 227 or 224)"
     )
     p.add_argument("--dropout", type=probability, help="override the head's dropout probability")
     p.add_argument(
