@@ -97,12 +97,14 @@ def score(
     images: Any | Sequence[Any],
     model: IQAModel | str | os.PathLike | None = None,
     batch_size: int = 16,
+    exact_decode: bool = False,
 ) -> float | list[float]:
     """Score an image or a list of images (paths, PIL images, arrays, tensors) in one call.
 
     ``model`` is an :class:`IQAModel` or anything :func:`load_model` accepts (default: the
-    packaged model). For thousands of files prefer ``rankiqa score`` (parallel decoding).
+    packaged model). For thousands of files prefer ``rankiqa score`` (parallel decoding); both
+    decode JPEGs the same way (``exact_decode=True`` = ``--exact-decode``), so they agree.
     """
     if not isinstance(model, IQAModel):
         model = load_model(model)
-    return model.score(images, batch_size=batch_size)
+    return model.score(images, batch_size=batch_size, exact_decode=exact_decode)
