@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -101,6 +102,26 @@ def test_ray_options_need_engine_ray(tmp_path: Path, capsys) -> None:
     code = main(["score", paths[0], "-m", str(model_file), "--num-actors", "2"])
     assert code == 2
     assert "--address and --num-actors need --engine ray" in capsys.readouterr().err
+
+
+@needs_ray
+def test_address_where_nothing_listens_fails_fast_in_one_line(tmp_path: Path, capsys) -> None:
+    import ray
+
+    assert not ray.is_initialized()  # runs before this module's Ray instance starts
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    model_file = save_model(tiny_model(), tmp_path / "tiny.safetensors")
+    paths = make_images(tmp_path / "imgs", 1)
+    out = tmp_path / "out.csv"
+    command = ["score", paths[0], "-m", str(model_file), "-o", str(out), "--engine", "ray"]
+    start = time.monotonic()
+    assert main([*command, "--address", f"127.0.0.1:{port}"]) == 2
+    assert time.monotonic() - start < 60
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and f"--address 127.0.0.1:{port}: no Ray cluster answers" in err[0]
+    assert not out.exists()  # nothing half-written
 
 
 # ------------------------------------------------------------------------------- with Ray

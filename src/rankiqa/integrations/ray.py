@@ -208,7 +208,7 @@ def _token_available() -> bool:
 
 def _on_this_machine(address: str) -> bool:
     """Whether ``address`` (``host:port``) names this machine (it can bind the host)."""
-    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]") or address
+    host = (_host_port(address) or (address, 0))[0]
     if host in ("localhost", "auto"):
         return True
     try:
@@ -220,6 +220,25 @@ def _on_this_machine(address: str) -> bool:
         return False
 
 
+def _host_port(address: str) -> tuple[str, int] | None:
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    return (host.strip("[]"), int(port)) if host and port.isdigit() else None
+
+
+def _check_reachable(address: str, where: str, timeout: float = 5.0) -> None:
+    """Fail fast on an address where nothing listens (``ray.init`` retries for minutes)."""
+    target = _host_port(address)
+    if target is None:
+        return  # "auto" or another form Ray resolves itself
+    try:
+        socket.create_connection(target, timeout=timeout).close()
+    except OSError as exc:
+        raise UserError(
+            f"{where}: no Ray cluster answers there ({exc.strerror or exc}); "
+            "start one with 'ray start --head' or check the address ('ray status')"
+        ) from None
+
+
 def connect(address: str | None = None) -> bool:
     """Connect this process to Ray; return whether it started a local instance.
 
@@ -229,6 +248,7 @@ def connect(address: str | None = None) -> bool:
     started with token authentication (Ray >= 2.52 enables it when ``~/.ray/auth_token``
     exists) is joined with that token unless ``$RAY_AUTH_MODE`` says otherwise.
     """
+    where = f"--address {address}" if address else f"RAY_ADDRESS={os.environ.get('RAY_ADDRESS')}"
     address = address or os.environ.get("RAY_ADDRESS") or None
     if (
         address is not None
@@ -245,6 +265,7 @@ def connect(address: str | None = None) -> bool:
     if address is None:
         options.update(address="local", include_dashboard=False)
     else:
+        _check_reachable(address, where)
         options["address"] = address
     try:
         ray.init(**options)
@@ -252,7 +273,7 @@ def connect(address: str | None = None) -> bool:
         if address is None:
             raise UserError(f"cannot start a local Ray instance ({_first_line(exc)})") from None
         raise UserError(
-            f"--address {address}: cannot join the Ray cluster ({_first_line(exc)}); is it "
+            f"{where}: cannot join the Ray cluster ({_first_line(exc)}); is it "
             "running (ray status)? With token authentication set RAY_AUTH_MODE=token and "
             "RAY_AUTH_TOKEN"
         ) from None
@@ -292,7 +313,7 @@ def iter_scores_ray(
         paths,
         model,
         batch_size=batch_size,
-        num_actors=min(num_actors or 1 << 30, _auto_actors(len(paths), batch_size)),
+        num_actors=_pool_size(num_actors, len(paths), batch_size),
         max_pixels=max_pixels,
         draft=draft,
     )
@@ -304,12 +325,13 @@ def iter_scores_ray(
             yield ScoredImage(str(path), score, str(error))
 
 
-def _auto_actors(count: int, batch_size: int) -> int:
-    """Actors worth starting: one per CPU of the cluster, no more than there are batches."""
+def _pool_size(requested: int | None, count: int, batch_size: int) -> int:
+    """Actors worth starting: as requested (default: one per CPU of the cluster), but no more
+    than there are batches."""
     import ray
 
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    return max(1, min(cpus, math.ceil(count / max(1, batch_size))))
+    wanted = requested or int(ray.cluster_resources().get("CPU", 1))
+    return max(1, min(wanted, math.ceil(count / max(1, batch_size))))
 
 
 def ray_engine(
