@@ -69,14 +69,18 @@ def main() -> None:
     parser.add_argument("--object-store-mb", type=int, default=200)
     args = parser.parse_args()
 
+    configure_cpu(CORES)
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="rankiqa-ray-bench-") as folder:
+        result = run(args, make_jpegs(Path(folder), args.n), load_start)
+    print(json.dumps(result, indent=2))
+
+
+def run(args: argparse.Namespace, paths: list[str], load_start: float) -> dict:
     import ray
 
     from rankiqa.integrations.ray import iter_scores_ray
 
-    configure_cpu(CORES)
-    load_start = os.getloadavg()[0]
-    folder = Path(tempfile.mkdtemp(prefix="rankiqa-ray-bench-"))
-    paths = make_jpegs(folder, args.n)
     model = rankiqa.load_model()
 
     start = time.perf_counter()
@@ -153,7 +157,7 @@ def main() -> None:
         "rows": {"local": len(rows["local"]), "ray": len(rows["ray"]), "expected": args.n},
         "load_average_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":
