@@ -56,13 +56,18 @@ def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
 
 
 def load_model(
-    name_or_path: str | os.PathLike | None = None, device: str | None = None
+    name_or_path: str | os.PathLike | None = None,
+    device: str | None = None,
+    runtime: str = "auto",
 ) -> IQAModel:
     """Load a quality model, ready to score, in eval mode.
 
     ``name_or_path`` is ``None`` / ``"default"`` (the packaged default model), the name of
     another packaged model, a ``.safetensors`` model file, or a training checkpoint
     (``.pt``/``.pth`` from ``train-rank`` or ``finetune``). Loading never unpickles.
+    ``runtime`` (``auto``, ``torch``, ``onnx``) chooses what runs the network in
+    ``model.score``: see :func:`rankiqa.inference.onnx_runtime.select_runtime`; ``model(x)``
+    is always the differentiable PyTorch module.
     """
     path = resolve_model_path(name_or_path)
     if path.suffix in CHECKPOINT_SUFFIXES:
@@ -73,7 +78,10 @@ def load_model(
         model = load_model_file(path)
     if device is not None:
         model = model.to(device)
-    return model.eval()
+    from rankiqa.inference.onnx_runtime import select_runtime
+
+    select_runtime(model.eval(), runtime)
+    return model
 
 
 def load_model_file(path: str | os.PathLike) -> IQAModel:

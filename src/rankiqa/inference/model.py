@@ -40,6 +40,18 @@ class IQAModel(nn.Module):
         self.offset = float(score.get("offset", 0.0))
         self.scale = float(score.get("scale", 1.0))
         self.protocol = InputProtocol.from_dict(metadata.get("input", {}))
+        #: optional faster scoring engine (see :mod:`rankiqa.inference.onnx_runtime`)
+        self.runtime: Any = None
+
+    @property
+    def runtime_name(self) -> str:
+        """``"onnxruntime"`` when :meth:`score_views` runs through ONNX Runtime, else ``"torch"``."""
+        return "torch" if self.runtime is None else "onnxruntime"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["runtime"] = None  # an ONNX Runtime session is not picklable; re-attach after
+        return state
 
     @property
     def config(self) -> dict[str, Any]:
@@ -79,9 +91,12 @@ class IQAModel(nn.Module):
         results: list[float] = [0.0] * len(views)
         with torch.inference_mode():
             for indices in groups.values():
-                batch = torch.cat([views[i] for i in indices]).to(device)
-                batch = batch.contiguous(memory_format=torch.channels_last)
-                out = self(batch).float().cpu()
+                batch = torch.cat([views[i] for i in indices])
+                if self.runtime is not None:
+                    out = self.runtime(batch).float()
+                else:
+                    batch = batch.to(device).contiguous(memory_format=torch.channels_last)
+                    out = self(batch).float().cpu()
                 start = 0
                 for i in indices:
                     n = views[i].shape[0]
