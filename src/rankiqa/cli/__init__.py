@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "score": "score",
     "export": "export",
+    "map": "map",
+    "report": "report",
 }
 
 
