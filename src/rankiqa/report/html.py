@@ -192,6 +192,7 @@ def collect_rows(
         if row.width is None:
             size = _header_size(path)
             row.width, row.height = size if size else (array.shape[1], array.shape[0])
+        small = thumbnail(array, thumb_size)
         try:
             if known is None:
                 row.score = float(model.score(array))
@@ -199,15 +200,14 @@ def collect_rows(
                 from rankiqa.inference.quality_map import quality_map
                 from rankiqa.report.overlay import overlay
 
-                qmap = quality_map(model, array)
-                row.map = _data_uri(overlay(thumbnail(array, thumb_size), qmap))
+                row.map = _data_uri(overlay(small, quality_map(model, array)))
         except UserError as exc:
             row.error = str(exc)
             row.score = None if known is None else row.score
         if link_dir is not None:
             row.thumb = _relative_url(path, Path(link_dir))
         else:
-            row.thumb = _data_uri(thumbnail(array, thumb_size))
+            row.thumb = _data_uri(small)
         yield row
 
 
