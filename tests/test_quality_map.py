@@ -170,3 +170,14 @@ def test_map_cli_folder_and_bad_files(tmp_path: Path, model_file: Path, capsys) 
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "m.gif" in err
     assert not (tmp_path / "m.gif").exists()
+
+
+def test_map_pass_gives_the_score_of_a_full_image_protocol(tmp_path: Path) -> None:
+    model = untrained_model(
+        "shallow",
+        head="stats",
+        input={"resize": 200, "crop_size": 192, "test_crops": "full"},
+        score={"offset": 50.0, "scale": 10.0},
+    )
+    image = natural_image(230, 300, seed=9)
+    assert quality_map(model, image).score == pytest.approx(model.score(image), abs=1e-3)

@@ -230,6 +230,7 @@ def quality_map(
     model.eval()
     with torch.inference_mode():
         batch = prepared.unsqueeze(0).to(_device_of(model))
+        batch = batch.contiguous(memory_format=torch.channels_last)
         maps, whole = region_scores(model.net, batch, region_px, overlap)
     values = (maps[0].float().cpu() * model.scale + model.offset).numpy().astype(np.float32)
     low, high = _score_range(model)

@@ -194,13 +194,17 @@ def collect_rows(
             row.width, row.height = size if size else (array.shape[1], array.shape[0])
         small = thumbnail(array, thumb_size)
         try:
-            if known is None:
-                row.score = float(model.score(array))
+            qmap = None
             if maps:
                 from rankiqa.inference.quality_map import quality_map
                 from rankiqa.report.overlay import overlay
 
-                row.map = _data_uri(overlay(small, quality_map(model, array)))
+                qmap = quality_map(model, array)
+                row.map = _data_uri(overlay(small, qmap))
+            if known is None:
+                # a 'full' protocol scores exactly the image the map ran on: reuse that pass
+                same_pass = qmap is not None and model.protocol.test_crops == "full"
+                row.score = qmap.score if same_pass else float(model.score(array))
         except UserError as exc:
             row.error = str(exc)
             row.score = None if known is None else row.score
