@@ -138,6 +138,41 @@ def _header_size(path: str) -> tuple[int, int] | None:
         return None
 
 
+def _read_row(
+    path: str,
+    known: ReportRow | None,
+    decode: bool,
+    draft: int | None,
+    max_pixels: int | None,
+) -> tuple[ReportRow, np.ndarray | None]:
+    """A row with what is known without the model, and the decoded image (``None`` when not
+    needed or unreadable)."""
+    row = ReportRow(path, known.score if known else None, known.error if known else "")
+    try:
+        row.bytes = os.stat(path).st_size
+    except OSError:
+        row.bytes = None
+    size = _header_size(path)
+    if size:
+        row.width, row.height = size
+    if not decode:
+        if size is None and row.score is not None:
+            row.note = "file not readable now"
+        return row, None
+    try:
+        array = read_image(path, max_pixels=max_pixels, draft_size=draft)
+    except ImageReadError as exc:
+        message = str(exc).removeprefix(f"{path}: ")
+        if row.score is None:
+            row.error = row.error or message
+        else:
+            row.note = f"no thumbnail: {message}"
+        return row, None
+    if size is None:
+        row.width, row.height = array.shape[1], array.shape[0]
+    return row, array
+
+
 def collect_rows(
     paths: Sequence[str],
     model: Any = None,
@@ -146,10 +181,12 @@ def collect_rows(
     link_dir: str | os.PathLike | None = None,
     thumb_size: int = THUMB_SIZE,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    batch_size: int = 16,
 ) -> Iterator[ReportRow]:
-    """One :class:`ReportRow` per path: decode once, score (unless ``scores`` has the path),
-    thumbnail (a ``data:`` JPEG, or with ``link_dir`` a URL relative to that folder: no
-    decoding) and, with ``maps``, the quality-map overlay as a thumbnail-sized JPEG.
+    """One :class:`ReportRow` per path, in order: decode once, score (unless ``scores`` has
+    the path; ``batch_size`` images per network batch), thumbnail (a ``data:`` JPEG, or with
+    ``link_dir`` a URL relative to that folder) and, with ``maps``, the quality-map overlay as
+    a thumbnail-sized JPEG. Rows of ``scores`` with ``link_dir`` and no maps decode nothing.
 
     A file that cannot be read costs its own row (its ``error``), never the run; a file whose
     score came from ``scores`` keeps it and gets a ``note`` instead.
@@ -161,58 +198,62 @@ def collect_rows(
         raise UserError("a model is needed to score or map images that have no score yet")
     draft = None if model is None else decode_size_hint(model.protocol)
     draft = thumb_size if draft is None and not maps else draft
-    for path in paths:
-        known = scores.get(path) if scores else None
-        row = ReportRow(path, known.score if known else None, known.error if known else "")
-        try:
-            row.bytes = os.stat(path).st_size
-        except OSError:
-            row.bytes = None
-        if known is not None and (known.score is None or (link_dir is not None and not maps)):
-            # nothing to decode: an error row, or a linked thumbnail
-            size = _header_size(path)
-            if size:
-                row.width, row.height = size
-            elif known.score is not None:
-                row.note = "file not readable now"
-            if link_dir is not None and size:
-                row.thumb = _relative_url(path, Path(link_dir))
-            yield row
-            continue
-        try:
-            array = read_image(path, max_pixels=max_pixels, draft_size=draft)
-        except ImageReadError as exc:
-            message = str(exc).removeprefix(f"{path}: ")
-            if row.score is None:
-                row.error = row.error or message
-            else:
-                row.note = f"no thumbnail: {message}"
-            yield row
-            continue
-        if row.width is None:
-            size = _header_size(path)
-            row.width, row.height = size if size else (array.shape[1], array.shape[0])
-        small = thumbnail(array, thumb_size)
-        try:
-            qmap = None
+    # a 'full' protocol scores exactly the image a map runs on: the map pass gives the score
+    map_scores = maps and model is not None and model.protocol.test_crops == "full"
+    for start in range(0, len(paths), max(1, batch_size)):
+        items = []
+        for path in paths[start : start + batch_size]:
+            known = scores.get(path) if scores else None
+            decode = known is None or (known.score is not None and (maps or link_dir is None))
+            items.append((*_read_row(path, known, decode, draft, max_pixels), known))
+        unscored = [(row, a) for row, a, known in items if a is not None and known is None]
+        if unscored and not map_scores:
+            _score_rows(model, unscored)
+        for row, array, known in items:
+            if array is None:
+                if link_dir is not None and row.score is not None and row.width and not row.note:
+                    row.thumb = _relative_url(row.path, Path(link_dir))
+                yield row
+                continue
+            small = thumbnail(array, thumb_size)
             if maps:
-                from rankiqa.inference.quality_map import quality_map
-                from rankiqa.report.overlay import overlay
+                try:
+                    _add_map(model, row, array, small, known is None and map_scores)
+                except UserError as exc:
+                    row.error = str(exc)
+                    row.score = None if known is None else row.score
+            row.thumb = (
+                _relative_url(row.path, Path(link_dir))
+                if link_dir is not None
+                else _data_uri(small)
+            )
+            yield row
 
-                qmap = quality_map(model, array)
-                row.map = _data_uri(overlay(small, qmap))
-            if known is None:
-                # a 'full' protocol scores exactly the image the map ran on: reuse that pass
-                same_pass = qmap is not None and model.protocol.test_crops == "full"
-                row.score = qmap.score if same_pass else float(model.score(array))
-        except UserError as exc:
-            row.error = str(exc)
-            row.score = None if known is None else row.score
-        if link_dir is not None:
-            row.thumb = _relative_url(path, Path(link_dir))
-        else:
-            row.thumb = _data_uri(small)
-        yield row
+
+def _score_rows(model: Any, rows: list[tuple[ReportRow, np.ndarray]]) -> None:
+    """Score decoded images in one batched call (one by one if the batch fails)."""
+    try:
+        values = model.score([array for _, array in rows])
+    except UserError:
+        values = []
+        for row, array in rows:
+            try:
+                values.append(float(model.score(array)))
+            except UserError as exc:
+                row.error = str(exc)
+                values.append(None)
+    for (row, _), value in zip(rows, values, strict=True):
+        row.score = None if value is None else float(value)
+
+
+def _add_map(model: Any, row: ReportRow, array: np.ndarray, small: np.ndarray, score: bool):
+    from rankiqa.inference.quality_map import quality_map
+    from rankiqa.report.overlay import overlay
+
+    qmap = quality_map(model, array)
+    row.map = _data_uri(overlay(small, qmap))
+    if score:
+        row.score = qmap.score
 
 
 # ----------------------------------------------------------------------------- the page
