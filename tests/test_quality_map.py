@@ -181,3 +181,13 @@ def test_map_pass_gives_the_score_of_a_full_image_protocol(tmp_path: Path) -> No
     )
     image = natural_image(230, 300, seed=9)
     assert quality_map(model, image).score == pytest.approx(model.score(image), abs=1e-3)
+
+
+def test_ranking_only_maps_are_not_clipped_to_0_100() -> None:
+    from rankiqa.inference.quality_map import score_range
+
+    model = untrained_model("shallow", head="stats", score={"offset": 500.0, "scale": 1000.0})
+    model.metadata["score"]["range"] = None  # an arbitrary scale, as ranking-only models have
+    assert score_range(model) is None
+    values = model.quality_map(natural_image(240, 320, seed=1))
+    assert values.max() > 100 or values.min() < 0

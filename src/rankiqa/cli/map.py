@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from rankiqa.imageio import ImageReadError, read_image
     from rankiqa.inference.api import load_model
     from rankiqa.inference.inputs import expand_inputs
-    from rankiqa.inference.quality_map import quality_map
+    from rankiqa.inference.quality_map import quality_map, score_range
     from rankiqa.inference.runtime import configure_cpu
     from rankiqa.report.overlay import save_map
 
@@ -93,20 +93,28 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths, recursive=args.recursive)
     targets = _targets(paths, Path(args.output), args.format)
     model = load_model(args.model, device=args.device)
+    full = model.protocol.test_crops == "full"  # the map pass is then the score's pass
     failures = 0
     for path, target in targets:
         try:
             image = read_image(path)
             qmap = quality_map(model, image, region=args.region, overlap=args.overlap)
-            score = None if target.suffix == ".npy" else float(model.score(image))
-            save_map(target, image, qmap, raw=args.raw, title=Path(path).name, score=score)
+            score = qmap.score if full else float(model.score(image))
+            save_map(
+                target,
+                image,
+                qmap,
+                raw=args.raw,
+                title=Path(path).name,
+                score=score,
+                value_range=score_range(model),
+            )
         except ImageReadError as exc:
             print(f"rankiqa: {exc}", file=sys.stderr)
             failures += 1
             continue
-        shown = qmap.score if score is None else score
         low, high = float(qmap.values.min()), float(qmap.values.max())
-        print(f"{target}  score {shown:.1f}  map {low:.1f}-{high:.1f}")
+        print(f"{target}  score {score:.1f}  map {low:.1f}-{high:.1f}")
     if failures:
         print(f"rankiqa: {failures} of {len(targets)} images could not be mapped", file=sys.stderr)
         return 1

@@ -233,8 +233,9 @@ def quality_map(
         batch = batch.contiguous(memory_format=torch.channels_last)
         maps, whole = region_scores(model.net, batch, region_px, overlap)
     values = (maps[0].float().cpu() * model.scale + model.offset).numpy().astype(np.float32)
-    low, high = _score_range(model)
-    np.clip(values, low, high, out=values)
+    bounds = score_range(model)
+    if bounds is not None:
+        np.clip(values, *bounds, out=values)
     height, width = int(prepared.shape[1]), int(prepared.shape[2])
     scale = full_size[0] / height
     region_px = min(region_px, height, width)
@@ -249,14 +250,16 @@ def quality_map(
     )
 
 
-def _score_range(model: Any) -> tuple[float, float]:
-    """The model's documented score range (default 0-100): map values are clipped to it."""
-    bounds = model.metadata.get("score", {}).get("range") or (0.0, 100.0)
+def score_range(model: Any) -> tuple[float, float] | None:
+    """The model's documented score range (default 0-100); ``None`` for an arbitrary scale
+    (ranking-only models)."""
+    meta = model.metadata.get("score") or {}
+    bounds = meta.get("range", (0.0, 100.0))
     try:
         low, high = (float(b) for b in bounds)
     except (TypeError, ValueError):
-        return -np.inf, np.inf
-    return (low, high) if low < high else (-np.inf, np.inf)
+        return None
+    return (low, high) if low < high else None
 
 
 def expected_grid(height: int, width: int, region: float, overlap: int = DEFAULT_OVERLAP):
@@ -265,4 +268,11 @@ def expected_grid(height: int, width: int, region: float, overlap: int = DEFAULT
     return rows - overlap + 1, cols - overlap + 1
 
 
-__all__ = ["QualityMap", "default_region", "expected_grid", "quality_map", "region_scores"]
+__all__ = [
+    "QualityMap",
+    "default_region",
+    "expected_grid",
+    "quality_map",
+    "region_scores",
+    "score_range",
+]

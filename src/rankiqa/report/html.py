@@ -247,11 +247,12 @@ def _score_rows(model: Any, rows: list[tuple[ReportRow, np.ndarray]]) -> None:
 
 
 def _add_map(model: Any, row: ReportRow, array: np.ndarray, small: np.ndarray, score: bool):
-    from rankiqa.inference.quality_map import quality_map
+    from rankiqa.inference.quality_map import quality_map, score_range
     from rankiqa.report.overlay import overlay
 
     qmap = quality_map(model, array)
-    row.map = _data_uri(overlay(small, qmap))
+    low, high = score_range(model) or (float(qmap.values.min()), float(qmap.values.max()) + 1e-6)
+    row.map = _data_uri(overlay(small, qmap, vmin=low, vmax=high))
     if score:
         row.score = qmap.score
 

@@ -30,7 +30,7 @@ def resample_map(qmap: QualityMap, height: int, width: int) -> np.ndarray:
     --------
     >>> q = QualityMap(np.array([[0.0, 100.0]], np.float32), 50.0, 100.0, 100.0, (100, 200))
     >>> resample_map(q, 1, 5).round(1).tolist()
-    [[0.0, 0.0, 50.0, 100.0, 100.0]]
+    [[0.0, 10.0, 50.0, 90.0, 100.0]]
     """
     values = np.asarray(qmap.values, dtype=np.float32)
     rows, cols = values.shape
@@ -151,9 +151,12 @@ def save_map(
     raw: bool = False,
     title: str = "",
     score: float | None = None,
+    value_range: tuple[float, float] | None = (0.0, 100.0),
 ) -> Path:
     """Write a map atomically: ``.npy`` (the float32 values), or a PNG (the overlay with colour
     bar and caption; ``raw``: the bare colour-mapped map at the image's size).
+
+    Colours span ``value_range`` (the model's score range); ``None``: the map's own range.
 
     Examples
     --------
@@ -170,11 +173,17 @@ def save_map(
     if suffix == ".npy":
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(qmap.values, dtype=np.float32))
-        data = buffer.getvalue()
-    elif raw:
+        write_bytes_atomic(path, buffer.getvalue())
+        return path
+    if value_range is None:
+        low, high = float(qmap.values.min()), float(qmap.values.max())
+        value_range = (low, high if high > low else low + 1.0)
+    if raw:
         height, width = image.shape[:2]
-        data = _png_bytes(colorize(resample_map(qmap, height, width)))
+        data = _png_bytes(colorize(resample_map(qmap, height, width), *value_range))
     else:
-        data = figure_png(image, qmap, title=title, score=score)
+        data = figure_png(
+            image, qmap, title=title, score=score, vmin=value_range[0], vmax=value_range[1]
+        )
     write_bytes_atomic(path, data)
     return path
