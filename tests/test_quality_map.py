@@ -15,6 +15,7 @@ from conftest import natural_image
 from rankiqa.cli import main
 from rankiqa.inference.export import save_model, untrained_model
 from rankiqa.inference.quality_map import expected_grid, quality_map, region_scores
+from rankiqa.models.backbones import BACKBONES
 from rankiqa.report.overlay import resample_map
 
 
@@ -32,7 +33,8 @@ def halves(values: np.ndarray) -> tuple[float, float]:
 
 @pytest.mark.parametrize(
     ("backbone", "head"),
-    [("shallow", "stats"), ("shallow", "compact"), ("shallow", "paper"), ("alexnet", "stats")],
+    [("shallow", "compact"), ("shallow", "paper")]
+    + [(name, "stats") for name in BACKBONES],  # every backbone's taps, new ones included
 )
 def test_one_region_over_the_whole_image_is_the_head(backbone: str, head: str) -> None:
     # the local pooling must reduce to the head's own pooling when the region is the image
