@@ -71,8 +71,9 @@ CPU_MS: dict[str, float] = {}
 
 
 def rate(name: str, fn, count: int, repeat: int = 2) -> float:
-    """Best images/s over ``repeat`` runs of ``fn`` (which handles ``count`` images); the
-    lowest CPU milliseconds per image go to ``CPU_MS[name]``."""
+    """Best images/s over ``repeat`` runs of ``fn`` (which handles ``count`` images) after one
+    untimed warm-up run; the lowest CPU milliseconds per image go to ``CPU_MS[name]``."""
+    fn()
     best, best_cpu = float("inf"), float("inf")
     for _ in range(repeat):
         start, start_cpu = time.perf_counter(), time.process_time()
