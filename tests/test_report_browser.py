@@ -86,7 +86,7 @@ def test_the_network_check_can_fail(tmp_path: Path) -> None:
     page = tmp_path / "leaky.html"
     page.write_text('<!DOCTYPE html><img src="http://192.0.2.7/pixel.png"><p>hi</p>')
     _, fetched = chromium(tmp_path, page, "--dump-dom")
-    assert fetched == ["http://192.0.2.7/pixel.png"]
+    assert "http://192.0.2.7/pixel.png" in fetched
 
 
 def test_report_in_chromium(tmp_path: Path) -> None:
