@@ -129,6 +129,29 @@ class IQAModel(nn.Module):
             scores.extend(self.score_views(views))
         return scores[0] if single else scores
 
+    def quality_map(
+        self, image: ImageLike, region: int | None = None, overlap: int | None = None
+    ) -> np.ndarray:
+        """Local quality of one image: a rows × cols float32 array on the score scale.
+
+        One forward pass over the whole image (resized as for scoring, not cropped); the head is
+        applied to overlapping square regions of ``region`` pixels at that resolution (default:
+        a third of the shorter side), moving by ``region / overlap`` (default a quarter of a
+        region). See :func:`rankiqa.inference.quality_map.quality_map` for the details
+        (region size in original pixels, the whole-image score of the same pass).
+
+        Examples
+        --------
+        >>> from rankiqa.inference.export import untrained_model
+        >>> model = untrained_model("shallow", head="stats")
+        >>> model.quality_map(np.zeros((240, 320, 3), np.uint8)).ndim
+        2
+        """
+        from rankiqa.inference.quality_map import DEFAULT_OVERLAP, quality_map
+
+        overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        return quality_map(self, image, region=region, overlap=overlap).values
+
 
 def _device_of(module: nn.Module) -> torch.device:
     for p in module.parameters():
