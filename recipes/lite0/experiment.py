@@ -95,6 +95,20 @@ def stack_maps(cache: dict, idx: list[int]) -> torch.Tensor:
     )
 
 
+def tail_scores(tail: Tail, cache: dict, rows: list[int]) -> torch.Tensor:
+    """Scores of cached images of possibly different sizes (one batch per size, input order)."""
+    by_shape: dict[tuple, list[int]] = defaultdict(list)
+    for k, i in enumerate(rows):
+        by_shape[tuple(cache["maps"][i].shape)].append(k)
+    out = [None] * len(rows)
+    for ks in by_shape.values():
+        idx = [rows[k] for k in ks]
+        s = tail(cache["stats"][idx], stack_maps(cache, idx))
+        for k, v in zip(ks, s, strict=True):
+            out[k] = v
+    return torch.stack(out)
+
+
 def pair_accuracy(scores: dict[int, float], groups: list[dict]) -> dict[str, float]:
     per_type: dict[str, list[float]] = defaultdict(list)
     for g in groups:
@@ -118,7 +132,6 @@ def build_tail(weights: str, split: int) -> Tail:
 def frozen_features(tail: Tail, cache: dict, batch: int = 32) -> torch.Tensor:
     """Full multi-level stats of every cached image with the tail at its initial weights."""
     tail.eval()
-    out = []
     with torch.inference_mode():
         shapes: dict[tuple, list[int]] = defaultdict(list)
         for i, m in enumerate(cache["maps"]):
@@ -287,7 +300,7 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
             out = []
             for s in range(0, len(idx), 32):
                 rows = [row_of[i][0] for i in idx[s : s + 32]]
-                out.append(tail(clive["stats"][rows], stack_maps(clive, rows)))
+                out.append(tail_scores(tail, clive, rows))
             return (torch.cat(out) * sd + mu).numpy()
 
     def predict_ev() -> dict[int, float]:
@@ -318,7 +331,7 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
             if feat_clive is not None:
                 pred = tail.head.fc(tail.head.norm(feat_clive[rows])).squeeze(1)
             else:
-                pred = tail(clive["stats"][rows], stack_maps(clive, rows))
+                pred = tail_scores(tail, clive, rows)
             loss = F.mse_loss(pred, y)
             if args.rank_weight > 0 and rank_groups:
                 rl = 0.0
