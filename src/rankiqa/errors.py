@@ -1,11 +1,5 @@
-"""The one exception type for user errors (bad file, bad option); the CLI prints it as one line."""
+"""Compatibility shim: the exception lives in :mod:`rankiqa.core.errors`."""
 
-from __future__ import annotations
+from rankiqa.core.errors import UserError
 
-
-class UserError(Exception):
-    """A problem the user can fix: missing/malformed file, unreadable image, bad option.
-
-    The CLI prints ``rankiqa: error: <message>`` and exits with status 2, without a traceback.
-    The message must name the file (and line) or option at fault.
-    """
+__all__ = ["UserError"]

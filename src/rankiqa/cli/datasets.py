@@ -54,7 +54,7 @@ def dataset_options(args: argparse.Namespace) -> dict:
     if args.dataset == "csv":
         options = {"direction": args.direction or "higher", "score_range": args.score_range}
     elif args.direction is not None or args.score_range is not None:
-        from rankiqa.errors import UserError
+        from rankiqa.core.errors import UserError
 
         raise UserError("--direction/--score-range apply to --dataset csv only")
     if args.include_references:
@@ -108,7 +108,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from rankiqa.errors import UserError
+    from rankiqa.core.errors import UserError
 
     if args.dataset is None:
         if args.root or args.make_splits:

@@ -95,12 +95,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rankiqa.cli.datasets import load_from_args
+    from rankiqa.core.devices import resolve_device
+    from rankiqa.core.errors import UserError
     from rankiqa.data.iqa.transforms import normalise_pooling
     from rankiqa.data.splits import load_splits, official_split
-    from rankiqa.errors import UserError
     from rankiqa.evaluation.protocol import evaluate_table, format_report, json_safe
     from rankiqa.inference import load_model
-    from rankiqa.training.runner import resolve_device
 
     model = load_model(args.model)
     model = model.to(resolve_device(args.device))
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         )
         report["plot"] = args.plot
     if args.out:
-        from rankiqa.imageio import write_text_atomic
+        from rankiqa.core.files import write_text_atomic
 
         write_text_atomic(args.out, json.dumps(json_safe(report), indent=1) + "\n")
     if args.json:

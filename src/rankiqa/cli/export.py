@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from rankiqa.cli.score import IntermixedParser
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
 Convert a model. Forms:
@@ -83,9 +83,9 @@ def _json_file(path: str | None, option: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rankiqa.core.preprocess import InputProtocol
     from rankiqa.inference.api import load_model
     from rankiqa.inference.export import export_onnx, save_model
-    from rankiqa.inference.preprocess import InputProtocol
 
     if len(args.paths) > 2:
         raise UserError("export takes at most two paths: SOURCE OUT")

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import read_image
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import read_image
 
 PRISTINE = "pristine"
 MANIFEST = "manifest.csv"

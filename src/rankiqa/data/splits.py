@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_text_atomic
 from rankiqa.data.iqa.records import IQATable
-from rankiqa.errors import UserError
-from rankiqa.imageio import write_text_atomic
 
 FORMAT = "rankiqa-splits"
 VERSION = 1

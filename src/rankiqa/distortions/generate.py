@@ -21,15 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import atomic_path, write_text_atomic
+from rankiqa.core.imageio import IMAGE_EXTENSIONS, find_images, read_image
 from rankiqa.distortions import get_preset
-from rankiqa.errors import UserError
-from rankiqa.imageio import (
-    IMAGE_EXTENSIONS,
-    atomic_path,
-    find_images,
-    read_image,
-    write_text_atomic,
-)
 
 MANIFEST_HEADER = ("path", "reference", "distortion", "level")
 PRISTINE = "pristine"
@@ -252,7 +247,7 @@ def generate_ranked_set(
     }
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
-    from rankiqa import __version__
+    from rankiqa.core.version import __version__
 
     write_text_atomic(
         out / "preset.json", json.dumps({**settings, "rankiqa_version": __version__}, indent=2)

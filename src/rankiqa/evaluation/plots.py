@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rankiqa.core.files import atomic_path
 from rankiqa.evaluation.metrics import fit_logistic, iqa_metrics
-from rankiqa.imageio import atomic_path
 
 
 def scatter_plot(

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.inference.model import IQAModel
 
 DEFAULT_MODEL_NAME = "default"
@@ -78,7 +78,7 @@ def load_model(
 
 def load_model_file(path: str | os.PathLike) -> IQAModel:
     """An :class:`IQAModel` from a rankiqa ``.safetensors`` model file."""
-    from rankiqa.inference.model_file import read_model_file
+    from rankiqa.core.model_file import read_model_file
     from rankiqa.models import model_from_config
 
     state, metadata = read_model_file(path)

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
+from rankiqa.core.model_file import DEFAULT_SCORE, build_metadata, save_model_file
 from rankiqa.inference.model import IQAModel
-from rankiqa.inference.model_file import DEFAULT_SCORE, build_metadata, save_model_file
 
 #: training-argument names that may carry the input protocol in a checkpoint's ``args``
 _INPUT_ARG_KEYS = {"resize": "resize", "test_crops": "test_crops", "crop_size": "crop_size"}
@@ -83,7 +83,8 @@ def _jsonable(value: Any) -> Any:
 
 def model_from_checkpoint(path: str | os.PathLike, **metadata_options: Any) -> IQAModel:
     """An :class:`IQAModel` from a ``train-rank`` / ``finetune`` checkpoint (never unpickles)."""
-    from rankiqa.training.checkpoint import load_checkpoint, quality_net_from_state
+    from rankiqa.core.checkpoint import load_checkpoint
+    from rankiqa.models.loading import quality_net_from_state
 
     path = Path(path)
     checkpoint = load_checkpoint(path)
@@ -138,7 +139,7 @@ def export_onnx(
     if dynamic_size:
         axes.update({2: "height", 3: "width"})
     model = model.eval()
-    from rankiqa.imageio import atomic_path
+    from rankiqa.core.files import atomic_path
 
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -166,7 +167,7 @@ def _attach_onnx_metadata(path: Path, model: IQAModel) -> None:
     entry = proto.metadata_props.add()
     entry.key = "rankiqa"
     entry.value = json.dumps(model.metadata, sort_keys=True)
-    from rankiqa.imageio import write_bytes_atomic
+    from rankiqa.core.files import write_bytes_atomic
 
     write_bytes_atomic(path, proto.SerializeToString())
 

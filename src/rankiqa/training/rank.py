@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from rankiqa.core.errors import UserError
 from rankiqa.data.ranked import (
     BatchLayout,
     EvalDataset,
@@ -33,7 +34,6 @@ from rankiqa.data.ranked import (
     read_ranked_set,
     split_references,
 )
-from rankiqa.errors import UserError
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import save_checkpoint, training_state

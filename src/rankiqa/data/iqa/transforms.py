@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rankiqa.errors import UserError
-from rankiqa.inference.preprocess import (
+from rankiqa.core.errors import UserError
+from rankiqa.core.preprocess import (
     InputProtocol,
     image_views,
     parse_test_crops,
