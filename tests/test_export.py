@@ -73,11 +73,16 @@ def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) 
     out = tmp_path / "mine.safetensors"
     args = ["export", str(ckpt), "--format", "rankiqa", str(out), "--input-resize", "256"]
     args += ["--test-crops", "center", "--crop-size", "192", "--name", "mine"]
+    args += ["--licence", "CC-BY-4.0"]
     args += ["--metric", "clive_val_srocc=0.81", "--training-json", str(tmp_path / "recipe.json")]
     assert main(args) == 0
     metadata = read_metadata(out)
     assert metadata["input"] == {"resize": 256, "test_crops": "center", "crop_size": 192}
     assert metadata["name"] == "mine"
+    assert metadata["licence"] == "CC-BY-4.0"
+    from rankiqa.inference.registry import get_model_weights
+
+    assert get_model_weights(out).meta["licence"] == "CC-BY-4.0"
     assert metadata["metrics"]["clive_val_srocc"] == 0.81
     assert (
         metadata["training"]["data"] == "clive-dev" and metadata["training"]["kind"] == "finetune"

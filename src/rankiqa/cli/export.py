@@ -42,6 +42,9 @@ def add_parser(subparsers) -> None:
     group.add_argument("--crop-size", type=int, default=None, help="network input crop size")
     group.add_argument("--name", default=None, help="model name stored in the file")
     group.add_argument(
+        "--licence", default=None, help="licence of the weights (rankiqa.get_model_weights().meta)"
+    )
+    group.add_argument(
         "--metric",
         action="append",
         default=[],
@@ -116,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     metadata["input"] = model.protocol.to_dict()
     if args.name:
         metadata["name"] = args.name
+    if args.licence:
+        metadata["licence"] = args.licence
     metrics = dict(metadata.get("metrics") or {})
     metrics.update(_json_file(args.metrics_json, "--metrics-json"))
     for item in args.metric:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from rankiqa.core.errors import UserError
 
@@ -30,7 +31,16 @@ DEFAULT_SEED = 0
 
 @dataclass(frozen=True)
 class InputProtocol:
-    """How images are prepared for a model at test time (the model file's ``input`` field)."""
+    """How images are prepared for a model at test time (the model file's ``input`` field).
+
+    Examples
+    --------
+    >>> protocol = InputProtocol(resize=320, test_crops="center", crop_size=224)
+    >>> protocol.to_dict()
+    {'resize': 320, 'test_crops': 'center', 'crop_size': 224}
+    >>> InputProtocol.from_dict({"test_crops": "grid:2"})
+    InputProtocol(resize=None, test_crops='grid:2', crop_size=224)
+    """
 
     resize: int | None = None
     test_crops: str = "full"
@@ -172,6 +182,14 @@ def image_views(
 
     The image's score is the mean of the model's scores over the views. ``crops:N`` draws its
     crops from a generator seeded with ``seed`` so that repeated scoring gives the same number.
+
+    Examples
+    --------
+    >>> image = torch.rand(3, 300, 400)
+    >>> image_views(image, InputProtocol(resize=256, test_crops="full")).shape
+    torch.Size([1, 3, 256, 341])
+    >>> image_views(image, InputProtocol(test_crops="grid", crop_size=100)).shape
+    torch.Size([9, 3, 100, 100])
     """
     if image.dim() != 3 or image.shape[0] != 3:
         raise UserError(f"expected a 3×H×W image tensor, got shape {tuple(image.shape)}")
@@ -196,3 +214,37 @@ def decode_size_hint(protocol: InputProtocol) -> int | None:
     """
     target = protocol.target_shorter_side()
     return None if target is None else int(math.ceil(target))
+
+
+class InputTransform(nn.Module):
+    """The input protocol as a module: one image in, its V×3×h×w views out.
+
+    Accepts a float 3×H×W tensor in [0, 1] or a uint8 H×W×3 RGB tensor/array (as decoded);
+    ``rankiqa.get_model_weights(name).transforms()`` returns the one of a packaged model, and
+    ``rankiqa export --with-preprocessing`` puts the same steps into an ONNX graph.
+
+    Examples
+    --------
+    >>> transform = InputTransform(InputProtocol(resize=64, test_crops="center", crop_size=48))
+    >>> transform
+    InputTransform(resize=64, test_crops='center', crop_size=48)
+    >>> transform(torch.rand(3, 100, 150)).shape
+    torch.Size([1, 3, 48, 48])
+    >>> transform(np.zeros((100, 150, 3), np.uint8)).shape
+    torch.Size([1, 3, 48, 48])
+    """
+
+    def __init__(self, protocol: InputProtocol, seed: int = DEFAULT_SEED):
+        super().__init__()
+        self.protocol = protocol
+        self.seed = seed
+
+    def forward(self, image: torch.Tensor | np.ndarray) -> torch.Tensor:
+        if isinstance(image, np.ndarray):
+            image = to_float_tensor(image)
+        elif image.dtype == torch.uint8 and image.dim() == 3 and image.shape[-1] == 3:
+            image = image.permute(2, 0, 1).float().div(255.0)
+        return image_views(image, self.protocol, seed=self.seed)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.protocol.to_dict().items())

@@ -26,6 +26,8 @@ class BackboneSpec:
     torchvision_weights: str | None  #: torchvision weights enum used with ``weights="imagenet"``
     taps: tuple[int, ...] = ()  #: layers whose outputs the multi-level ``stats`` head pools
     tap_channels: tuple[int, ...] = ()  #: channels of those outputs
+    mean: tuple[float, float, float] = IMAGENET_MEAN  #: input normalisation of the pre-training
+    std: tuple[float, float, float] = IMAGENET_STD
 
 
 class Shallow(nn.Module):
