@@ -103,3 +103,28 @@ def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) 
 def test_export_errors(tmp_path: Path, capsys, args, message) -> None:
     code = main(["export", *[str(tmp_path / a) for a in args]])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_export_model_library_function(tmp_path: Path) -> None:
+    from rankiqa.core.errors import UserError
+    from rankiqa.inference.export import export_model
+
+    source = save_model(tiny(), tmp_path / "src.safetensors")
+    out = export_model(
+        source,
+        tmp_path / "out.safetensors",
+        input={"resize": 224, "test_crops": "center"},
+        name="lib",
+        licence="MIT",
+        metrics={"srocc": 0.5},
+    )
+    metadata = read_metadata(out)
+    assert metadata["input"] == {"resize": 224, "test_crops": "center", "crop_size": 192}
+    assert (metadata["name"], metadata["licence"], metadata["metrics"]) == ("lib", "MIT", {"srocc": 0.5})
+    onnx_path = export_model(load_model(out), tmp_path / "m.onnx")
+    x = torch.rand(2, 3, 192, 192)
+    with torch.inference_mode():
+        expected = load_model(out)(x).numpy()
+    np.testing.assert_allclose(onnx_scores(onnx_path, x), expected, atol=1e-4, rtol=1e-5)
+    with pytest.raises(UserError, match="cannot tell the format"):
+        export_model(source, tmp_path / "m.bin")

@@ -86,9 +86,8 @@ def _json_file(path: str | None, option: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.core.preprocess import InputProtocol
-    from rankiqa.inference.api import load_model
-    from rankiqa.inference.export import export_onnx, save_model
+    from rankiqa.core.preprocess import parse_resize
+    from rankiqa.inference.export import export_model
 
     if len(args.paths) > 2:
         raise UserError("export takes at most two paths: SOURCE OUT")
@@ -96,52 +95,33 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give the source either as SOURCE or as --model, not both")
     source = args.paths[0] if len(args.paths) == 2 else args.model
     out = Path(args.paths[-1])
-    fmt = args.format or {".onnx": "onnx", ".safetensors": "rankiqa"}.get(out.suffix.lower())
-    if fmt is None:
+    if args.format is None and out.suffix.lower() not in (".onnx", ".safetensors"):
         raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
 
-    model = load_model(source)
-    protocol = model.protocol.to_dict()
+    protocol: dict = {}
     if args.input_resize is not None:
-        text = args.input_resize.strip().lower()
-        if text in ("none", "null", "native"):
-            protocol["resize"] = None
-        elif text.isdigit() and int(text) > 0:
-            protocol["resize"] = int(text)
-        else:
-            raise UserError(f"--input-resize: expected a positive integer or 'none', got {text!r}")
+        protocol["resize"] = parse_resize(args.input_resize, "--input-resize")
     if args.test_crops is not None:
         protocol["test_crops"] = args.test_crops
     if args.crop_size is not None:
         protocol["crop_size"] = args.crop_size
-    model.protocol = InputProtocol.from_dict(protocol)
-    metadata = model.metadata
-    metadata["input"] = model.protocol.to_dict()
-    if args.name:
-        metadata["name"] = args.name
-    if args.licence:
-        metadata["licence"] = args.licence
-    metrics = dict(metadata.get("metrics") or {})
-    metrics.update(_json_file(args.metrics_json, "--metrics-json"))
+    metrics = _json_file(args.metrics_json, "--metrics-json")
     for item in args.metric:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--metric: expected KEY=VALUE, got {item!r}")
         metrics[key] = _value(value)
-    metadata["metrics"] = metrics
-    training = dict(metadata.get("training") or {})
-    training.update(_json_file(args.training_json, "--training-json"))
-    metadata["training"] = training
-
-    if fmt == "onnx":
-        try:
-            import onnx  # noqa: F401
-        except ImportError:
-            raise UserError(
-                "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
-            ) from None
-        export_onnx(model, out, opset=args.opset, dynamic_size=False if args.static_size else None)
-    else:
-        save_model(model, out)
+    export_model(
+        source,
+        out,
+        format=args.format,
+        opset=args.opset,
+        dynamic_size=False if args.static_size else None,
+        input=protocol,
+        name=args.name,
+        licence=args.licence,
+        metrics=metrics,
+        training=_json_file(args.training_json, "--training-json"),
+    )
     print(f"wrote {out}")
     return 0

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rankiqa.cli.argtypes import positive_int
+from rankiqa.cli.argtypes import positive_int, resize
 from rankiqa.cli.datasets import add_dataset_options
-
-
-def _resize(value: str) -> int | None:
-    if value.lower() in ("none", "native", "null"):
-        return None
-    return positive_int(value)
 
 
 def add_parser(subparsers) -> None:
@@ -104,7 +98,7 @@ def add_parser(subparsers) -> None:
     data = parser.add_argument_group("input")
     data.add_argument(
         "--resize",
-        type=_resize,
+        type=resize,
         default=None,
         help="shorter side before cropping (default: native)",
     )

@@ -1,4 +1,4 @@
-"""Test-time input protocol (contract 4): resize, small-image upscaling and crop views.
+"""The one image-to-tensor stack: test-time input protocol (contract 4), resizing and crops.
 
 An image (float RGB in [0, 1], 3×H×W) is optionally resized so its shorter side equals
 ``resize`` (bilinear with antialias), upscaled if its shorter side is then below
@@ -9,8 +9,9 @@ An image (float RGB in [0, 1], 3×H×W) is optionally resized so its shorter sid
 * ``crops:N``: N random ``crop_size`` crops (the paper uses 30), seeded so scores repeat;
 * ``grid`` / ``grid:K``: a deterministic K×K grid of crops covering the image (K = 3 by default).
 
-The same functions serve ``rankiqa score``, the Python API and ``rankiqa evaluate``, so a model is
-scored exactly as it was validated.
+The same functions serve ``rankiqa score``, the Python API, ``rankiqa evaluate`` and the
+training data (ranked sets, IQA datasets), so a model is trained, validated and scored on
+images prepared the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from rankiqa.core.errors import UserError
 
 DEFAULT_GRID = 3
 DEFAULT_SEED = 0
+
+POOLING_HELP = (
+    "crops:N (N random crops averaged; the paper uses 30), N, grid, grid:K, center or full"
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,52 @@ def parse_test_crops(spec: str) -> tuple[str, int]:
     )
 
 
+def parse_pooling(value: str | int, option: str = "--crops") -> str:
+    """A test-time pooling option as a ``test_crops`` spec: ``"30"`` → ``"crops:30"``.
+
+    Validates ``crops:N``, ``N``, ``grid[:K]``, ``center`` and ``full``; a bad value is a
+    :class:`UserError` naming ``option``.
+
+    Examples
+    --------
+    >>> parse_pooling("30"), parse_pooling("Grid"), parse_pooling("center")
+    ('crops:30', 'grid', 'center')
+    """
+    text = str(value).strip().lower()
+    if text.isdigit():
+        text = f"crops:{text}"
+    try:
+        parse_test_crops(text)
+    except UserError:
+        raise UserError(f"{option}: expected {POOLING_HELP}, got {value!r}") from None
+    return text
+
+
+def parse_resize(value: str | int | None, option: str | None = "--resize") -> int | None:
+    """A resize option: a positive shorter side, or ``none``/``native``/``null`` (→ ``None``).
+
+    A bad value is a :class:`UserError` naming ``option`` (no prefix when ``option`` is None).
+
+    Examples
+    --------
+    >>> parse_resize("320"), parse_resize("none"), parse_resize(None)
+    (320, None, None)
+    >>> parse_resize("0", "--input-resize")
+    Traceback (most recent call last):
+    ...
+    rankiqa.core.errors.UserError: --input-resize: expected a positive integer or 'none', got '0'
+    """
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("none", "native", "null"):
+        return None
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    message = f"expected a positive integer or 'none', got {str(value)!r}"
+    raise UserError(f"{option}: {message}" if option else message)
+
+
 def to_float_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 H×W×3 RGB array -> float 3×H×W tensor in [0, 1]."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -98,6 +149,11 @@ def to_float_tensor(image: np.ndarray) -> torch.Tensor:
         .div_(255.0)
         .permute(2, 0, 1)
     )
+
+
+def to_float(image: torch.Tensor) -> torch.Tensor:
+    """uint8 3×H×W tensor → float in [0, 1] (a float tensor is returned unchanged)."""
+    return image.float().div_(255.0) if image.dtype == torch.uint8 else image
 
 
 def resized_size(height: int, width: int, shorter: int) -> tuple[int, int]:
@@ -133,8 +189,19 @@ def prepare_image(image: torch.Tensor, protocol: InputProtocol) -> torch.Tensor:
     """
     if protocol.resize is not None:
         image = resize_shorter(image, int(protocol.resize))
-    if min(image.shape[-2:]) < protocol.crop_size:
-        image = resize_shorter(image, int(protocol.crop_size))
+    return fit_to_crop(image, int(protocol.crop_size))
+
+
+def fit_to_crop(image: torch.Tensor, crop_size: int) -> torch.Tensor:
+    """Upscale a float image (bilinear) so that its shorter side is at least ``crop_size``.
+
+    Examples
+    --------
+    >>> fit_to_crop(torch.rand(3, 20, 30), 40).shape, fit_to_crop(torch.rand(3, 50, 60), 40).shape
+    (torch.Size([3, 40, 60]), torch.Size([3, 50, 60]))
+    """
+    if min(image.shape[-2:]) < crop_size:
+        return resize_shorter(image, int(crop_size))
     return image
 
 
@@ -161,6 +228,14 @@ def grid_crops(image: torch.Tensor, size: int, grid: int = DEFAULT_GRID) -> torc
         for left in _offsets(width, size, grid)
     ]
     return torch.stack(views)
+
+
+def random_crop(image: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One uniformly placed ``size``×``size`` crop of a (..., H, W) image (H, W ≥ size)."""
+    h, w = image.shape[-2:]
+    top = int(torch.randint(0, h - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, w - size + 1, (1,), generator=generator))
+    return image[..., top : top + size, left : left + size]
 
 
 def random_crops(

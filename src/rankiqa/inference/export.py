@@ -11,6 +11,7 @@ import torch
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import DEFAULT_SCORE, build_metadata, save_model_file
+from rankiqa.core.preprocess import InputProtocol
 from rankiqa.inference.model import IQAModel
 
 #: training-argument names that may carry the input protocol in a checkpoint's ``args``
@@ -99,6 +100,75 @@ def save_model(model: IQAModel, path: str | os.PathLike) -> Path:
     metadata["model_config"] = dict(model.net.config)
     metadata["input"] = model.protocol.to_dict()
     return save_model_file(path, model.net.state_dict(), metadata)
+
+
+def with_metadata(
+    model: IQAModel,
+    input: dict[str, Any] | None = None,
+    name: str | None = None,
+    licence: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> IQAModel:
+    """Update ``model``'s input protocol and metadata in place (and return it).
+
+    ``input`` holds the protocol fields to change (``resize``, ``test_crops``, ``crop_size``);
+    ``metrics`` and ``training`` are merged into the existing entries.
+
+    Examples
+    --------
+    >>> model = untrained_model("shallow", input={"crop_size": 192})
+    >>> model = with_metadata(model, input={"resize": 256, "test_crops": "center"},
+    ...                       name="mine", metrics={"srocc": 0.8})
+    >>> model.protocol
+    InputProtocol(resize=256, test_crops='center', crop_size=192)
+    >>> model.metadata["name"], model.metadata["metrics"]
+    ('mine', {'srocc': 0.8})
+    """
+    protocol = model.protocol.to_dict()
+    protocol.update(input or {})
+    model.protocol = InputProtocol.from_dict(protocol)
+    metadata = model.metadata
+    metadata["input"] = model.protocol.to_dict()
+    if name:
+        metadata["name"] = name
+    if licence:
+        metadata["licence"] = licence
+    metadata["metrics"] = {**(metadata.get("metrics") or {}), **(metrics or {})}
+    metadata["training"] = {**(metadata.get("training") or {}), **(training or {})}
+    return model
+
+
+def export_model(
+    source: IQAModel | str | os.PathLike | None,
+    out: str | os.PathLike,
+    format: str | None = None,
+    opset: int = 17,
+    dynamic_size: bool | None = None,
+    **metadata: Any,
+) -> Path:
+    """Write a model (or checkpoint / model file / packaged name) as a rankiqa model file or ONNX.
+
+    ``format`` is ``rankiqa`` or ``onnx`` (default: from ``out``'s suffix); ``metadata`` goes
+    to :func:`with_metadata` (``input``, ``name``, ``licence``, ``metrics``, ``training``).
+    """
+    from rankiqa.inference.api import load_model
+
+    out = Path(out)
+    fmt = format or {".onnx": "onnx", ".safetensors": "rankiqa"}.get(out.suffix.lower())
+    if fmt not in ("onnx", "rankiqa"):
+        raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
+    model = source if isinstance(source, IQAModel) else load_model(source)
+    model = with_metadata(model, **metadata)
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
+            ) from None
+        return export_onnx(model, out, opset=opset, dynamic_size=dynamic_size)
+    return save_model(model, out)
 
 
 def export_checkpoint(

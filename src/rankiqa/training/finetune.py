@@ -40,14 +40,7 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
-from rankiqa.data.splits import (
-    Split,
-    load_splits,
-    official_split,
-    random_splits,
-    save_splits,
-    select_split,
-)
+from rankiqa.data.splits import Split, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
@@ -144,12 +137,9 @@ def _choose_split(config: FinetuneConfig, table, out: Path) -> Split:
         raise UserError("give only one of --split-file, --official-split and --all-images")
     if config.all_images:
         return Split(train=tuple(range(len(table))), test=())
-    if config.split_file:
-        return select_split(
-            load_splits(config.split_file, table), config.split_index, config.split_file
-        )
-    if config.official_split:
-        return official_split(table)
+    chosen = choose_splits(table, config.split_file, config.split_index, config.official_split)
+    if chosen:
+        return chosen[0]
     split = random_splits(table, 1, config.test_fraction, config.seed)[0]
     save_splits(
         out / "split.json",
