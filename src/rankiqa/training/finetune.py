@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from rankiqa.data.iqa import load_iqa_dataset
@@ -44,7 +43,7 @@ from rankiqa.data.splits import Split, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
-from rankiqa.losses.regression import euclidean_loss
+from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import (
     load_checkpoint,
@@ -54,7 +53,7 @@ from rankiqa.training.checkpoint import (
 
 #: the paper's fine-tuning learning rates (others: 1e-5)
 DEFAULT_LR = {"tid2013": 1e-5, "tid2008": 1e-5, "live": 1e-6}
-LOSSES = ("euclidean", "mse", "l1", "smoothl1")
+LOSSES = tuple(REGRESSION_LOSSES)
 HEAD_INITS = ("calibrate", "keep", "reset")
 
 
@@ -113,15 +112,8 @@ RESUMABLE_OVERRIDES = (
 
 
 def loss_fn(kind: str):
-    if kind == "euclidean":
-        return euclidean_loss
-    if kind == "mse":
-        return F.mse_loss
-    if kind == "l1":
-        return F.l1_loss
-    if kind == "smoothl1":
-        return lambda p, t: F.smooth_l1_loss(p, t, beta=1.0)
-    raise UserError(f"--loss: expected one of {', '.join(LOSSES)}, got {kind!r}")
+    """The regression loss ``kind`` (see :data:`rankiqa.losses.REGRESSION_LOSSES`)."""
+    return get_regression_loss(kind)
 
 
 def last_linear(model: nn.Module) -> nn.Linear:
