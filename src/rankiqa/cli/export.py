@@ -60,6 +60,12 @@ def add_parser(subparsers) -> None:
     onnx.add_argument(
         "--static-size", action="store_true", help="fix height and width to the crop size"
     )
+    onnx.add_argument(
+        "--with-preprocessing",
+        action="store_true",
+        help="include the input protocol (resize, crops, view averaging): the ONNX input is one "
+        "decoded uint8 HxWx3 RGB image of any size, the output its score",
+    )
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
 
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         format=args.format,
         opset=args.opset,
         dynamic_size=False if args.static_size else None,
+        preprocessing=args.with_preprocessing,
         input=protocol,
         name=args.name,
         licence=args.licence,

@@ -145,12 +145,14 @@ def export_model(
     format: str | None = None,
     opset: int = 17,
     dynamic_size: bool | None = None,
+    preprocessing: bool = False,
     **metadata: Any,
 ) -> Path:
     """Write a model (or checkpoint / model file / packaged name) as a rankiqa model file or ONNX.
 
-    ``format`` is ``rankiqa`` or ``onnx`` (default: from ``out``'s suffix); ``metadata`` goes
-    to :func:`with_metadata` (``input``, ``name``, ``licence``, ``metrics``, ``training``).
+    ``format`` is ``rankiqa`` or ``onnx`` (default: from ``out``'s suffix); ``preprocessing``
+    puts the input protocol into the ONNX graph (:func:`export_onnx`); ``metadata`` goes to
+    :func:`with_metadata` (``input``, ``name``, ``licence``, ``metrics``, ``training``).
     """
     from rankiqa.inference.api import load_model
 
@@ -167,7 +169,9 @@ def export_model(
             raise UserError(
                 "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
             ) from None
-        return export_onnx(model, out, opset=opset, dynamic_size=dynamic_size)
+        return export_onnx(
+            model, out, opset=opset, dynamic_size=dynamic_size, preprocessing=preprocessing
+        )
     return save_model(model, out)
 
 
@@ -190,6 +194,7 @@ def export_onnx(
     dynamic_size: bool | None = None,
     height: int | None = None,
     width: int | None = None,
+    preprocessing: bool = False,
 ) -> Path:
     """Export ``model.forward`` (scores on the 0–100 scale) to ONNX.
 
@@ -197,8 +202,17 @@ def export_onnx(
     output ``score``: N. The batch axis is always dynamic; H and W are dynamic when the head
     allows it (``compact``), otherwise fixed to the crop size. Uses the TorchScript-based
     exporter (``dynamo=False``), which needs only the ``onnx`` package.
+
+    With ``preprocessing=True`` the graph also holds the input protocol
+    (:mod:`rankiqa.inference.onnx_protocol`, opset ≥ 18): input ``image`` is one decoded
+    uint8 H×W×3 RGB image of any size, output ``score`` (1,) its score, as ``model.score``.
     """
     out = Path(out)
+    if preprocessing:
+        from rankiqa.inference.onnx_protocol import OPSET, protocol_graph
+
+        protocol_graph(model.protocol)  # refuse random crops before exporting anything
+        opset = max(opset, OPSET)
     if dynamic_size is None:
         dynamic_size = supports_dynamic_size(model)
     elif dynamic_size and not supports_dynamic_size(model):
@@ -223,6 +237,13 @@ def export_onnx(
             opset_version=opset,
             dynamo=False,
         )
+        if preprocessing:
+            import onnx
+
+            from rankiqa.inference.onnx_protocol import with_preprocessing
+
+            merged = with_preprocessing(onnx.load(str(tmp)), model.protocol)
+            tmp.write_bytes(merged.SerializeToString())
     _attach_onnx_metadata(out, model)
     return out
 
