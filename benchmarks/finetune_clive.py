@@ -97,7 +97,7 @@ def log(msg: str) -> None:
 
 def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     start = time.perf_counter()
-    head = init_head(model, "calibrate", mode, train_images, args.crop_size, args.device)
+    head = init_head(model, "calibrate", mode, train_images, args.crop_size)
     model.train()
     optimizer = runner.build_optimizer(
         model, args.optimizer, args.lr, 0.9, args.weight_decay, args.head_lr_mult

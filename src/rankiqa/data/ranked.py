@@ -38,16 +38,6 @@ HEADER = ("path", "reference", "distortion", "level")
 # ----------------------------------------------------------------------------- manifest
 
 
-@dataclass(frozen=True)
-class RankedItem:
-    """One row of ``manifest.csv`` (``path`` absolute)."""
-
-    path: Path
-    reference: str
-    distortion: str
-    level: int
-
-
 @dataclass
 class RankedSet:
     """The ranked images of some references: for every (reference, group) the images by level.

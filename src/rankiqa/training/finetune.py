@@ -181,7 +181,7 @@ def build_initial_model(config: FinetuneConfig, state: dict | None):
     return model, "rank"
 
 
-def init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int, device) -> dict:
+def init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int) -> dict:
     """Calibrate / reset the last layer (see the module docstring); returns what was done."""
     layer = last_linear(model)
     targets = np.asarray(train_images.table.targets, dtype=np.float64)
@@ -301,7 +301,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     head_info = (
         {"head": "resumed"}
         if state
-        else init_head(model, config.head_init, mode, train_images, crop_size, device)
+        else init_head(model, config.head_init, mode, train_images, crop_size)
     )
     model.train()
 

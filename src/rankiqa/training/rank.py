@@ -35,6 +35,7 @@ from rankiqa.data.ranked import (
     split_references,
 )
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
+from rankiqa.models import build_model, model_from_config
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import save_checkpoint, training_state
 
@@ -212,16 +213,16 @@ def train_rank(
 
     ``on_step(step, loss)`` is called after every optimizer step (e.g. to stop early).
     """
-    from rankiqa.models import build_model, model_from_config
-
     dist = runner.init_distributed()
     try:
-        return _train(config, dist, on_step, build_model, model_from_config)
+        return _train(config, dist, on_step)
     finally:
         runner.cleanup_distributed()
 
 
-def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, Any]:
+def _train(
+    config: RankTrainConfig, dist: runner.DistInfo, on_step: Callable[[int, float], None] | None
+) -> dict[str, Any]:
     out = Path(config.out)
     ckpt_path = out / "checkpoint.pt"
     state = runner.open_run(out, "rank", config.resume)
