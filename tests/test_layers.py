@@ -5,7 +5,7 @@ Layers, bottom to top (a module may import its own package and any lower layer o
     core (errors, files, decoding, seeding, devices, input protocol, file formats)
       -> distortions | models | losses   (side by side: none imports another)
       -> data -> inference -> evaluation -> training
-      -> integrations, the ``rankiqa`` facade (``rankiqa/__init__.py``)
+      -> integrations, report, the ``rankiqa`` facade (``rankiqa/__init__.py``)
       -> cli -> __main__
 
 ``rankiqa.errors`` and ``rankiqa.imageio`` are compatibility shims over ``rankiqa.core`` and
@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "evaluation": 4,
     "training": 5,
     "integrations": 6,
+    "report": 6,  # HTML reports and overlays (maps branch): presentation over inference
     "": 6,
     "cli": 7,
     "__main__": 8,

@@ -1,5 +1,7 @@
-"""Compatibility shim: the exception lives in :mod:`rankiqa.core.errors`."""
+"""Old import path of :mod:`rankiqa.core.errors` (kept for existing code): the same module."""
 
-from rankiqa.core.errors import UserError
+import sys
 
-__all__ = ["UserError"]
+from rankiqa.core import errors as _module
+
+sys.modules[__name__] = _module

@@ -1,24 +1,5 @@
-"""Compatibility shim: decoding lives in :mod:`rankiqa.core.imageio`, atomic writes in
-:mod:`rankiqa.core.files`."""
+"""Old import path (kept for existing code): decoding lives in :mod:`rankiqa.core.imageio`,
+atomic writes in :mod:`rankiqa.core.files`; every public name of both is re-exported."""
 
-from rankiqa.core.files import atomic_path, write_bytes_atomic, write_text_atomic
-from rankiqa.core.imageio import (
-    DEFAULT_MAX_PIXELS,
-    IMAGE_EXTENSIONS,
-    ImageReadError,
-    find_images,
-    read_image,
-    to_rgb8,
-)
-
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "IMAGE_EXTENSIONS",
-    "ImageReadError",
-    "atomic_path",
-    "find_images",
-    "read_image",
-    "to_rgb8",
-    "write_bytes_atomic",
-    "write_text_atomic",
-]
+from rankiqa.core.files import *  # noqa: F403
+from rankiqa.core.imageio import *  # noqa: F403

@@ -1,25 +1,7 @@
-"""Compatibility shim: model files are read and written by :mod:`rankiqa.core.model_file`."""
+"""Old import path of :mod:`rankiqa.core.model_file` (kept for existing code): the same module."""
 
-from rankiqa.core.model_file import (
-    DEFAULT_SCORE,
-    FORMAT,
-    METADATA_KEY,
-    VERSION,
-    build_metadata,
-    read_metadata,
-    read_model_file,
-    save_model_file,
-    validate_metadata,
-)
+import sys
 
-__all__ = [
-    "DEFAULT_SCORE",
-    "FORMAT",
-    "METADATA_KEY",
-    "VERSION",
-    "build_metadata",
-    "read_metadata",
-    "read_model_file",
-    "save_model_file",
-    "validate_metadata",
-]
+from rankiqa.core import model_file as _module
+
+sys.modules[__name__] = _module

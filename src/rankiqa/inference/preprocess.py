@@ -1,33 +1,7 @@
-"""Compatibility shim: the input protocol lives in :mod:`rankiqa.core.preprocess`."""
+"""Old import path of :mod:`rankiqa.core.preprocess` (kept for existing code): the same module."""
 
-from rankiqa.core.preprocess import (
-    DEFAULT_GRID,
-    DEFAULT_SEED,
-    InputProtocol,
-    center_crop,
-    decode_size_hint,
-    grid_crops,
-    image_views,
-    parse_test_crops,
-    prepare_image,
-    random_crops,
-    resize_shorter,
-    resized_size,
-    to_float_tensor,
-)
+import sys
 
-__all__ = [
-    "DEFAULT_GRID",
-    "DEFAULT_SEED",
-    "InputProtocol",
-    "center_crop",
-    "decode_size_hint",
-    "grid_crops",
-    "image_views",
-    "parse_test_crops",
-    "prepare_image",
-    "random_crops",
-    "resize_shorter",
-    "resized_size",
-    "to_float_tensor",
-]
+from rankiqa.core import preprocess as _module
+
+sys.modules[__name__] = _module
