@@ -23,14 +23,3 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An integer ≥ 0."""
     return _integer_at_least(0, text, "an integer >= 0")
-
-
-def resize(text: str) -> int | None:
-    """A shorter side (integer ≥ 1) or ``none``/``native`` (native resolution)."""
-    from rankiqa.core.errors import UserError
-    from rankiqa.core.preprocess import parse_resize
-
-    try:
-        return parse_resize(text, option=None)
-    except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

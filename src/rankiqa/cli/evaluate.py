@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from rankiqa.cli.argtypes import resize
 from rankiqa.cli.datasets import add_dataset_options
 
 
 def _resize(value: str) -> int | str | None:
-    return value if value == "model" else resize(value)
+    if value == "model":
+        return value
+    if value.lower() in ("none", "native", "null"):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'none', got {value!r}"
+        ) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {value!r}")
+    return number
 
 
 def add_parser(subparsers) -> None:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from rankiqa.cli.argtypes import positive_int, resize
+from rankiqa.cli.argtypes import positive_int
 from rankiqa.cli.datasets import add_dataset_options
+
+
+def _resize(value: str) -> int | None:
+    if value.lower() in ("none", "native", "null"):
+        return None
+    return positive_int(value)
 
 
 def add_parser(subparsers) -> None:
@@ -98,7 +104,7 @@ def add_parser(subparsers) -> None:
     data = parser.add_argument_group("input")
     data.add_argument(
         "--resize",
-        type=resize,
+        type=_resize,
         default=None,
         help="shorter side before cropping (default: native)",
     )

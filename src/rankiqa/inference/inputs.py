@@ -8,8 +8,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from rankiqa.core.errors import UserError
-from rankiqa.core.imageio import find_images
+from rankiqa.errors import UserError
+from rankiqa.imageio import find_images
 
 _GLOB_CHARS = set("*?[")
 
@@ -32,7 +32,7 @@ def expand_inputs(items: Sequence[str | os.PathLike], recursive: bool = False) -
                 raise UserError(f"{text}: folder contains no image files")
             found.update(str(p) for p in images)
         elif not path.exists() and _GLOB_CHARS & set(text):
-            from rankiqa.core.imageio import IMAGE_EXTENSIONS
+            from rankiqa.imageio import IMAGE_EXTENSIONS
 
             matches = [
                 m

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rankiqa.core.errors import UserError
-from rankiqa.core.preprocess import InputProtocol, image_views, to_float_tensor
+from rankiqa.errors import UserError
+from rankiqa.inference.preprocess import InputProtocol, image_views, to_float_tensor
 from rankiqa.models import QualityNet
 
 ImageLike = Any  # str | PathLike | PIL.Image.Image | np.ndarray | torch.Tensor
@@ -84,7 +84,7 @@ class IQAModel(nn.Module):
 
         ``x`` is a path, a PIL image, a uint8 H×W×3 RGB array, a float 3×H×W tensor in [0, 1]
         (one image: returns a float), or a list of those / a float B×3×H×W tensor (returns a
-        list of floats). Unreadable files raise :class:`rankiqa.core.imageio.ImageReadError`.
+        list of floats). Unreadable files raise :class:`rankiqa.imageio.ImageReadError`.
         """
         if isinstance(x, torch.Tensor) and x.dim() == 4:
             items: Sequence[ImageLike] = list(x)
@@ -110,7 +110,7 @@ def _as_chw(image: ImageLike, max_pixels: int | None = None) -> torch.Tensor:
     """Any supported image kind -> float 3×H×W tensor in [0, 1] on the CPU."""
     from PIL import Image
 
-    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
+    from rankiqa.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
 
     if isinstance(image, (str, os.PathLike)):
         return to_float_tensor(read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS))
