@@ -127,3 +127,41 @@ def test_regression_losses():
     assert RegressionLoss("smooth_l1")(pred, target).item() == pytest.approx((1.5 + 2.5) / 3)
     with pytest.raises(ValueError, match="loss"):
         regression_loss(pred, target, "l3")
+
+
+@pytest.mark.parametrize("pairs", ["reference", "group"])
+def test_stage_levels_rank_only_dominated_pairs(pairs):
+    """N×D levels (multiply distorted groups): the loss equals a loop over the pairs where one
+    image has at most the other's level of every distortion, and no other pair."""
+    gen = torch.Generator().manual_seed(5)
+    n = 40
+    groups = torch.randint(0, 2, (n,), generator=gen)
+    levels = torch.randint(0, 4, (n, 2), generator=gen)
+    refs = torch.randint(0, 3, (n,), generator=gen)
+    y = torch.randn(n, generator=gen, dtype=torch.float64) * 8
+
+    def dominated(i, j):
+        a, b = levels[i].tolist(), levels[j].tolist()
+        return a != b and all(x <= z for x, z in zip(a, b, strict=True))
+
+    expected = torch.zeros(n, n, dtype=torch.bool)
+    for i in range(n):
+        for j in range(n):
+            same_ref = pairs == "group" or refs[i] == refs[j]
+            expected[i, j] = bool(groups[i] == groups[j] and same_ref and dominated(i, j))
+    mask = ranking_pair_mask(groups, levels, refs, pairs)
+    assert torch.equal(mask, expected) and 0 < int(mask.sum()) < int(
+        (groups[:, None] == groups).sum()
+    )
+    hinge = torch.clamp(10.0 - (y[:, None] - y[None, :]), min=0)
+    torch.testing.assert_close(
+        ranking_hinge_loss(y, groups, levels, refs, pairs=pairs, reduction="sum"),
+        hinge[expected].sum(),
+    )
+    # one column is the plain level order
+    torch.testing.assert_close(
+        ranking_pair_mask(groups, levels[:, :1], refs, pairs),
+        ranking_pair_mask(groups, levels[:, 0], refs, pairs),
+    )
+    with pytest.raises(ValueError, match="levels 1-D or 2-D"):
+        ranking_pair_mask(groups, levels[:-1], refs, pairs)

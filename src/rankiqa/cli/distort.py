@@ -24,9 +24,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder")
     parser.add_argument(
         "--preset",
-        choices=("live", "tid2013"),
+        choices=("live", "tid2013", "mlive"),
         default="live",
-        help="distortion preset: live (4 types x 5 levels) or tid2013 (19 groups x 4 levels)",
+        help="distortion preset: live (4 types x 5 levels), tid2013 (19 groups x 4 levels) or "
+        "mlive (blur then JPEG, blur then noise: 2 groups of 4x4 stage levels, partially ordered)",
     )
     parser.add_argument(
         "--workers", type=positive_int, default=None, help="worker processes (default: all CPUs)"

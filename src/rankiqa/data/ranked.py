@@ -7,6 +7,12 @@ emitted once per block) of ``R`` references. The paper's layouts are LIVE ``4×6
 TID2013 ``9×5×1 = 45``. Every sample is labelled with its block (``group``), ``level`` and
 ``reference`` so that :func:`rankiqa.losses.ranking_hinge_loss` finds the ranked pairs.
 
+A group whose ``preset.json`` entry has ``"order": "componentwise"`` (the ``mlive`` preset's
+multiply distorted grids) is only partially ordered: its images are labelled with their stage
+levels (a tuple, from the entry's ``levels``) instead of the level number, and the loss ranks
+only the pairs where one image has at least as much of every distortion (see
+:meth:`RankedSet.rank_label`).
+
 All randomness (reference order per epoch, group/level choice per batch, crop positions) is
 derived from ``(seed, epoch)`` / ``(seed, iteration)``, so iteration ``k`` of a run is the same
 whether or not the run was interrupted before it, and the same whatever the number of processes.
@@ -19,7 +25,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +56,7 @@ class RankedSet:
         pristine: reference → pristine image path.
         images: (reference, group, level ≥ 1) → image path.
         preset: contents of ``preset.json`` (empty if absent).
+        coordinates: for partially ordered groups, level → stage levels (level 0 excluded).
     """
 
     root: Path
@@ -59,6 +66,29 @@ class RankedSet:
     pristine: dict[str, Path]
     images: dict[tuple[str, str, int], Path]
     preset: dict
+    coordinates: dict[str, dict[int, tuple[int, ...]]] = field(default_factory=dict)
+
+    @property
+    def label_width(self) -> int:
+        """Length of the ranking labels: 0 (plain level numbers) or the most stages of a group."""
+        return max((len(next(iter(c.values()))) for c in self.coordinates.values() if c), default=0)
+
+    def rank_label(self, group: str, level: int) -> int | tuple[int, ...]:
+        """What the ranking loss compares for the image of ``group`` at ``level``.
+
+        Without partially ordered groups, the level itself (``a`` beats ``b`` when
+        ``a < b``). Otherwise a tuple of :attr:`label_width` stage levels — a level ``l`` of a
+        plain group becomes ``(l, 0, …)`` — and ``a`` beats ``b`` when ``a <= b`` in every
+        position and ``a != b``, which keeps exactly the pairs whose order is known.
+        """
+        width = self.label_width
+        if not width:
+            return level
+        if level == 0:
+            return (0,) * width
+        coords = self.coordinates.get(group)
+        label = coords[level] if coords is not None else (level,)
+        return tuple(label) + (0,) * (width - len(label))
 
     def path(self, reference: str, group: str, level: int) -> Path:
         """Image of ``reference`` distorted by ``group`` at ``level`` (0 = pristine)."""
@@ -77,6 +107,7 @@ class RankedSet:
             {r: p for r, p in self.pristine.items() if r in keep},
             {k: p for k, p in self.images.items() if k[0] in keep},
             dict(self.preset),
+            {g: dict(c) for g, c in self.coordinates.items()},
         )
 
     def __len__(self) -> int:
@@ -161,7 +192,56 @@ def read_ranked_set(root: str | os.PathLike, check_files: bool = True) -> Ranked
             preset = json.loads(preset_file.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise UserError(f"{preset_file}: invalid JSON ({exc})") from None
-    return RankedSet(root, references, groups, levels, pristine, images, preset)
+    coordinates = {
+        g: _partial_order(preset_file, g, preset["groups"][g], levels[g])
+        for g in groups
+        if isinstance(preset.get("groups"), dict)
+        and isinstance(preset["groups"].get(g), dict)
+        and "order" in preset["groups"][g]
+    }
+    return RankedSet(root, references, groups, levels, pristine, images, preset, coordinates)
+
+
+def _partial_order(
+    source: Path, group: str, entry: dict, levels: list[int]
+) -> dict[int, tuple[int, ...]]:
+    """Level → stage levels of a partially ordered group's ``preset.json`` entry, checked
+    against the manifest's levels and the entry's explicit ``pairs``."""
+    where = f"{source}: group {group!r}"
+    if entry["order"] != "componentwise":
+        raise UserError(f"{where}: unknown order {entry['order']!r} (expected 'componentwise')")
+    raw = entry.get("levels")
+    try:
+        coords = {k: tuple(int(v) for v in c) for k, c in enumerate(raw, start=1)}
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: 'levels' must list the stage levels of levels 1..L") from None
+    widths = {len(c) for c in coords.values()}
+    if len(widths) != 1 or 0 in widths or any(v < 0 for c in coords.values() for v in c):
+        raise UserError(f"{where}: 'levels' must be lists of non-negative stage levels, one length")
+    zero = (0,) * widths.pop()
+    if len(set(coords.values()) | {zero}) != len(coords) + 1:
+        raise UserError(f"{where}: two levels have the same stage levels (or level 0's)")
+    missing = [lv for lv in levels if lv not in coords]
+    if missing:
+        raise UserError(f"{where}: manifest level {missing[0]} has no stage levels in 'levels'")
+    if "pairs" in entry:
+        full = {0: zero, **coords}
+        known = {
+            (b, w)
+            for b in full
+            for w in full
+            if b != w and all(x <= y for x, y in zip(full[b], full[w], strict=True))
+        }
+        try:
+            listed = {(int(b), int(w)) for b, w in entry["pairs"]}
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: 'pairs' must be [better, worse] level pairs") from None
+        if listed != known:
+            raise UserError(
+                f"{where}: 'pairs' ({len(listed)}) are not the componentwise order of 'levels' "
+                f"({len(known)} pairs)"
+            )
+    return coords
 
 
 def split_references(
@@ -262,7 +342,7 @@ class Sample:
 
     path: str
     group: int  #: block index in the global batch
-    level: int
+    level: int | tuple[int, ...]  #: ranking label, :meth:`RankedSet.rank_label`
     reference: int  #: index of the reference in the ranked set
     crop_seed: int
 
@@ -341,7 +421,7 @@ class RankedBatchSampler(Sampler[list[Sample]]):
                         Sample(
                             str(self.ranked.path(ref, group, level)),
                             block,
-                            level,
+                            self.ranked.rank_label(group, level),
                             self.ref_index[ref],
                             int(crop_base[idx]),
                         )
@@ -394,18 +474,21 @@ class EvalItem:
     path: str
     reference: int
     group: int
-    level: int
+    level: int | tuple[int, ...]  #: ranking label, :meth:`RankedSet.rank_label`
 
 
 def eval_items(ranked: RankedSet) -> list[EvalItem]:
     """Every image of ``ranked`` once, pristine images under pseudo-group ``-1``."""
+    zero = ranked.rank_label(ranked.groups[0], 0) if ranked.groups else 0
     items = [
-        EvalItem(str(ranked.pristine[ref]), ri, -1, 0) for ri, ref in enumerate(ranked.references)
+        EvalItem(str(ranked.pristine[ref]), ri, -1, zero)
+        for ri, ref in enumerate(ranked.references)
     ]
     for ri, ref in enumerate(ranked.references):
         for gi, group in enumerate(ranked.groups):
             for level in ranked.levels[group]:
-                items.append(EvalItem(str(ranked.images[(ref, group, level)]), ri, gi, level))
+                label = ranked.rank_label(group, level)
+                items.append(EvalItem(str(ranked.images[(ref, group, level)]), ri, gi, label))
     return items
 
 
@@ -425,7 +508,7 @@ class EvalDataset(Dataset):
 
 
 def collate_samples(batch):
-    """Stack images and turn labels into long tensors."""
+    """Stack images and turn labels into long tensors (levels N×D for tuple labels)."""
     images, groups, levels, refs = zip(*batch, strict=True)
     return (
         torch.stack(images),

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from rankiqa.distortions import get_preset
+from rankiqa.distortions.combined import CombinedDistortion
 from rankiqa.errors import UserError
 from rankiqa.imageio import (
     IMAGE_EXTENSIONS,
@@ -55,6 +56,16 @@ def level_rng(seed: int, reference: str, group: str, level: int) -> np.random.Ge
     """The generator for one (reference, group, level): independent of worker count and order."""
     key = [int(seed), zlib.crc32(reference.encode("utf-8")), zlib.crc32(group.encode()), level]
     return np.random.default_rng(key)
+
+
+def version_rng(
+    seed: int, reference: str, group: str, level: int, distortion: object
+) -> np.random.Generator:
+    """The generator of one version: :func:`level_rng`, except that the levels of a
+    :class:`~rankiqa.distortions.combined.CombinedDistortion` share the generator of level 0
+    (common random numbers: the same noise field at every level of a reference's grid)."""
+    shared = isinstance(distortion, CombinedDistortion)
+    return level_rng(seed, reference, group, 0 if shared else level)
 
 
 def resize_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -123,7 +134,10 @@ def process_reference(
         if group == PRISTINE:
             version = image
         else:
-            version = groups[group](image, level, level_rng(seed, reference, group, level))
+            distortion = groups[group]
+            version = distortion(
+                image, level, version_rng(seed, reference, group, level, distortion)
+            )
         save_png(version, out_dir / path)
         written += 1
     return reference, rows, written, len(targets) - written, None

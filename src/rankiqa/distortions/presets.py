@@ -1,7 +1,9 @@
-"""The LIVE and TID2013 distortion presets of RankIQA (group name -> :class:`Distortion`)."""
+"""The distortion presets of RankIQA (group name -> :class:`Distortion`): LIVE and TID2013,
+and ``mlive``, two multiply distorted groups in the manner of LIVE MD."""
 
 from __future__ import annotations
 
+from rankiqa.distortions.combined import CombinedDistortion
 from rankiqa.distortions.registry import Distortion
 
 _LIVE_BLUR = (1.2, 2.5, 6.5, 15.2, 33.2)
@@ -118,4 +120,28 @@ TID2013: dict[str, Distortion] = {
     ),
 }
 
-PRESETS: dict[str, dict[str, Distortion]] = {"live": LIVE, "tid2013": TID2013}
+#: The stages of ``mlive`` (noise: the ``live`` preset's first three ``wn`` levels). Blur and
+#: JPEG levels were chosen so that every known pair is ordered by PSNR on natural images of
+#: 96 px and more (see docs/distortions.md).
+_MLIVE_BLUR = Distortion("blur", "gaussian_blur", (2.0, 3.5, 5.5), "sigma (px)", "Gaussian blur")
+_MLIVE_JPEG = Distortion("jpeg", "jpeg", (80, 30, 10), "JPEG quality", "JPEG compression")
+_MLIVE_NOISE = Distortion(
+    "noise", "white_noise", (2**-10, 2**-7.5, 2**-5.5), "variance on [0,1]", "white Gaussian noise"
+)
+
+#: Like LIVE MD's two parts: blur then JPEG, blur then white noise; 4×4 levels each (level 0
+#: of a stage = that stage left out), partially ordered (see ``rankiqa.distortions.combined``).
+MLIVE: dict[str, CombinedDistortion] = {
+    "blurjpeg": CombinedDistortion(
+        "blurjpeg", (_MLIVE_BLUR, _MLIVE_JPEG), "Gaussian blur, then JPEG (LIVE MD part 1)"
+    ),
+    "blurnoise": CombinedDistortion(
+        "blurnoise", (_MLIVE_BLUR, _MLIVE_NOISE), "Gaussian blur, then white noise (LIVE MD part 2)"
+    ),
+}
+
+PRESETS: dict[str, dict[str, Distortion | CombinedDistortion]] = {
+    "live": LIVE,
+    "tid2013": TID2013,
+    "mlive": MLIVE,
+}

@@ -26,15 +26,30 @@ def ranking_pair_mask(
     batch layout), ``levels[i] < levels[j]`` (level 0 = pristine, higher = more distorted) and,
     with ``pairs="reference"``, both come from the same reference image. ``pairs="group"`` also
     pairs images of different references within a group (as the released LIVE code does).
+
+    ``levels`` may also be N×D: the level of each of D distortions applied in turn (a multiply
+    distorted group, partially ordered). Then ``i`` is better than ``j`` only when
+    ``levels[i] <= levels[j]`` in every column and the rows differ, so pairs whose order is
+    unknown (more blur but less noise) are never ranked.
+
+    Example:
+        >>> g, r = torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long)
+        >>> ranking_pair_mask(g, torch.tensor([[0, 0], [2, 0], [0, 1]]), r).int().tolist()
+        [[0, 1, 1], [0, 0, 0], [0, 0, 0]]
     """
     if pairs not in PAIR_MODES:
         raise ValueError(f"pairs must be one of {PAIR_MODES}, got {pairs!r}")
-    if groups.shape != levels.shape or groups.dim() != 1:
+    if groups.dim() != 1 or levels.dim() not in (1, 2) or levels.shape[0] != groups.shape[0]:
         raise ValueError(
-            f"groups and levels must be 1-D of equal length, got {tuple(groups.shape)} "
-            f"and {tuple(levels.shape)}"
+            f"groups must be 1-D and levels 1-D or 2-D with as many rows, got "
+            f"{tuple(groups.shape)} and {tuple(levels.shape)}"
         )
-    mask = (groups[:, None] == groups[None, :]) & (levels[:, None] < levels[None, :])
+    if levels.dim() == 1:
+        worse = levels[:, None] < levels[None, :]
+    else:
+        no_less = (levels[:, None, :] <= levels[None, :, :]).all(dim=-1)
+        worse = no_less & (levels[:, None, :] != levels[None, :, :]).any(dim=-1)
+    mask = (groups[:, None] == groups[None, :]) & worse
     if pairs == "reference":
         if references is None:
             raise ValueError('pairs="reference" needs the references of the samples')
@@ -66,7 +81,9 @@ def ranking_hinge_loss(
         scores: network outputs ``y``, shape (N,).
         groups: group label per sample, shape (N,). A pristine image used by several groups
             appears once per group, each copy with that group's label.
-        levels: distortion level per sample (0 = pristine, larger = worse), shape (N,).
+        levels: distortion level per sample (0 = pristine, larger = worse), shape (N,); or
+            (N, D) levels of D stacked distortions (partial order, see
+            :func:`ranking_pair_mask`).
         references: reference-image label per sample, shape (N,); needed for
             ``pairs="reference"``.
         margin: hinge margin ``m`` (10 in the authors' code).

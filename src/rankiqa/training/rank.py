@@ -128,6 +128,8 @@ def ranking_metrics(
     its distorted levels. Returns ``pair_acc`` (fraction of pairs of a sequence ordered like the
     levels), ``srcc`` (mean Spearman correlation between score and −level over sequences; a
     constant-score sequence counts as 0) and ``hinge`` (mean hinge per pair with ``margin``).
+    ``levels`` may be N×D stage levels (partially ordered groups): pairs are then those of
+    :func:`rankiqa.losses.ranking_pair_mask` and ``srcc`` uses −(sum of the stage levels).
     """
     from scipy.stats import spearmanr
 
@@ -139,8 +141,9 @@ def ranking_metrics(
         pristine = np.flatnonzero(in_ref & (groups == -1))
         for group in np.unique(groups[in_ref & (groups >= 0)]):
             idx = np.concatenate([pristine, np.flatnonzero(in_ref & (groups == group))])
-            s, lv = scores[idx], levels[idx]
-            better = lv[:, None] < lv[None, :]
+            s, lv = scores[idx], levels[idx].reshape(len(idx), -1)
+            better = (lv[:, None] <= lv[None, :]).all(-1) & (lv[:, None] != lv[None, :]).any(-1)
+            lv = lv.sum(axis=1)
             diff = s[:, None] - s[None, :]
             correct += int((better & (diff > 0)).sum())
             total += int(better.sum())

