@@ -26,6 +26,7 @@ PUBLIC_MODULES = (
     "rankiqa.inference.registry",
     "rankiqa.losses.ranking",
     "rankiqa.losses.regression",
+    "rankiqa.training.loop",
     "rankiqa.models.quality",
 )
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from rankiqa.training.checkpoint import (
     save_checkpoint,
     training_state,
 )
+from rankiqa.training.loop import progress_bar, restore, run_loop
 
 #: the paper's fine-tuning learning rates (others: 1e-5)
 DEFAULT_LR = {"tid2013": 1e-5, "tid2008": 1e-5, "live": 1e-6}
@@ -309,12 +309,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         model, config.optimizer, lr, config.momentum, config.weight_decay, config.head_lr_mult
     )
     scheduler = runner.build_scheduler(optimizer, config.lr_step, config.lr_gamma)
-    step, best = 0, {}
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        best = dict(state.get("best", {}))
+    step, best = restore(state, optimizer, scheduler)
 
     batches = TrainBatches(train_images, config.batch_size, crop_size, config.seed)
     loader = DataLoader(
@@ -343,7 +338,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             },
         )
 
-    def checkpoint(metrics: dict[str, float]) -> None:
+    def checkpoint(step: int, metrics: dict[str, float]) -> None:
         payload = training_state(
             "finetune",
             model,
@@ -362,48 +357,46 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         if (metrics and best.get("step") == step) or (not split.test and step == config.iters):
             save_checkpoint(out / "best.pt", payload)
 
-    progress = None
-    if config.progress:
-        from tqdm import tqdm
+    window: list[float] = []
+    last_val: dict[str, float] = {}
 
-        progress = tqdm(total=config.iters, initial=step, desc="finetune", unit="it")
-    window, last_val = [], {}
-    started, first_step = time.perf_counter(), step
-    for x, y in loader:
-        step += 1
-        loss = train_step(model, x, y, criterion, optimizer, scheduler, config.seed, step)
+    def one_step(step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> float:
+        loss = train_step(model, *batch, criterion, optimizer, scheduler, config.seed, step)
         window.append(loss)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(
-                loss=f"{window[-1]:.2f}",
-                **{
-                    f"val_{k}": f"{v:.3f}"
-                    for k, v in last_val.items()
-                    if k in ("srocc", "plcc_raw")
-                },
-            )
-        if step % config.log_every == 0 or step == config.iters:
-            log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
-            window = []
-        if step % config.val_every == 0 or step == config.iters:
-            if split.test:
-                last_val = validate(model, test_images, val_crops, crop_size)
-                log.log(step, "val", **last_val)
-                if not best or (
-                    math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]
-                ):
-                    best = {"step": step, **last_val}
-            checkpoint(last_val)
-            log.plot()
-    if progress is not None:
-        progress.close()
-    elapsed = time.perf_counter() - started
+        return loss
+
+    def log_train(step: int) -> None:
+        log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
+        window.clear()
+
+    def validate_and_checkpoint(step: int) -> None:
+        nonlocal best, last_val
+        if split.test:
+            last_val = validate(model, test_images, val_crops, crop_size)
+            log.log(step, "val", **last_val)
+            if not best or (math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]):
+                best = {"step": step, **last_val}
+        checkpoint(step, last_val)
+        log.plot()
+
+    def postfix(loss: float) -> dict[str, str]:
+        shown = {k: v for k, v in last_val.items() if k in ("srocc", "plcc_raw")}
+        return {"loss": f"{loss:.2f}", **{f"val_{k}": f"{v:.3f}" for k, v in shown.items()}}
+
+    timing = run_loop(
+        loader,
+        step,
+        config.iters,
+        one_step,
+        config.log_every,
+        log_train,
+        config.val_every,
+        validate_and_checkpoint,
+        progress_bar(config.progress, config.iters, step, "finetune"),
+        postfix,
+    )
     summary = {
-        "steps": step,
-        "steps_this_run": step - first_step,
-        "seconds": elapsed,
-        "seconds_per_step": elapsed / max(step - first_step, 1),
+        **timing,
         "lr": lr,
         "val_crops": val_crops,
         "val": last_val,
