@@ -22,11 +22,7 @@ rankiqa distort "$SHARED/data/reference" "$WORK/tid384" --preset tid2013 --max-s
 RANK_ARGS=(--data "$WORK/tid384" --out "$WORK/rank" --backbone alexnet --head stats
   --backbone-weights "$ALEXNET" --layout tid --crop-size 224 --optimizer adam --lr 2e-5
   --iters 400 --val-every 100 --seed 0)
-if [ -f "$WORK/rank/checkpoint.pt" ]; then
-  rankiqa train-rank "${RANK_ARGS[@]}" --resume
-else
-  rankiqa train-rank "${RANK_ARGS[@]}"
-fi
+rankiqa train-rank "${RANK_ARGS[@]}" --resume auto
 
 # 2. Validation of the fine-tuning recipe: 10 random 80/20 splits of clive-dev, variants
 #    (a) ImageNet + fine-tune, (b) ranking + fine-tune (the shipped recipe), (c) ranking only.
@@ -41,13 +37,9 @@ fi
 
 # 3. The final model: the same fine-tuning on all 704 clive-dev images.
 FINAL_ARGS=(--dataset clive --root "$CLIVE" --init "$WORK/rank/best.pt" --out "$WORK/finetune"
-  --all-images --resize 320 --crop-size 224 --test-crops center --iters 150 --batch-size 16
+  --all-images --resize 320 --crop-size 224 --crops center --iters 150 --batch-size 16
   --optimizer adam --lr 3e-5 --head-lr-mult 10 --weight-decay 0 --loss mse --seed 0)
-if [ -f "$WORK/finetune/checkpoint.pt" ]; then
-  rankiqa finetune "${FINAL_ARGS[@]}" --resume
-else
-  rankiqa finetune "${FINAL_ARGS[@]}"
-fi
+rankiqa finetune "${FINAL_ARGS[@]}" --resume auto
 
 # 4. Package it: safetensors weights + JSON metadata (recipe, validation metrics).
 python recipes/package_default.py --checkpoint "$WORK/finetune/best.pt" \

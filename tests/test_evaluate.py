@@ -188,8 +188,10 @@ def test_evaluate_model_file(tmp_path, tiny_checkpoint, capsys):
 def test_evaluate_errors(tmp_path, tiny_checkpoint, capsys):
     csv = make_csv_dataset(tmp_path, n=4)
     base = ["evaluate", "--model", str(tiny_checkpoint), "--dataset", "csv", "--root", str(csv)]
-    assert main([*base, "--crops", "lots"]) == 2
-    assert "--crops" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # refused while parsing, with evaluate's usage
+        main([*base, "--crops", "lots"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("usage: rankiqa evaluate") and "--crops" in err
     assert main([*base, "--split-file", str(tmp_path / "nope.json")]) == 2
     assert "nope.json: split file not found" in capsys.readouterr().err
     assert (

@@ -102,7 +102,8 @@ def test_finetune_learns_and_writes_run(tmp_path, capsys):
     assert ckpt["input"] == {"resize": 72, "test_crops": "crops:30", "crop_size": 64}
     assert ckpt["score"] == {"offset": 0.0, "scale": 1.0}
     split = json.loads((run / "split.json").read_text())["splits"][0]
-    assert sorted(split["train"] + split["test"]) == list(range(15)) and len(split["test"]) == 3
+    assert sorted(split["train"] + split["val"] + split["test"]) == list(range(15))
+    assert len(split["test"]) == 3 and len(split["val"]) == 2  # 0.2 of the 12 training images
     # the fine-tuned net's output is on the 0-100 scale of the targets
     table = load_iqa_dataset("csv", csv, score_range=(1, 5))
     net = build_model("alexnet", "compact", input_size=64)
@@ -259,3 +260,63 @@ def test_all_images_trains_on_everything_and_writes_best(tmp_path):
     assert not [r for r in read_metrics(run) if r["split"] == "val"]
     clash = ["--all-images", "--official-split", "--init", "scratch", "--out", str(tmp_path / "x")]
     assert main([*args, *clash, "--iters", "1"]) == 2
+
+
+def test_best_checkpoint_is_chosen_on_validation_never_on_test(tmp_path, monkeypatch):
+    """Every validation during training sees only the validation part; the test part is
+    scored once, at the end, with best.pt."""
+    import rankiqa.training.finetune as ft
+
+    csv = brightness_dataset(tmp_path, n=15)
+    seen: list[set[str]] = []
+    real_validate = ft.validate
+
+    def recording_validate(model, images, *args, **kwargs):
+        seen.append({str(r.path) for r in images.table.records})
+        return real_validate(model, images, *args, **kwargs)
+
+    monkeypatch.setattr(ft, "validate", recording_validate)
+    run = tmp_path / "run"
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), "--score-range", "1,5"]
+    args += [*TINY, "--init", "scratch", "--out", str(run), "--iters", "6", "--val-every", "2"]
+    assert main([*args, "--lr", "1e-3", "--val-fraction", "0.25"]) == 0
+    table = load_iqa_dataset("csv", csv, score_range=(1, 5))
+    split = load_checkpoint(run / "checkpoint.pt")["split"]
+    paths = {k: {str(table.records[i].path) for i in split[k]} for k in ("train", "val", "test")}
+    assert len(paths["val"]) == 3 and len(paths["test"]) == 3 and len(paths["train"]) == 9
+    assert not (paths["val"] & paths["test"]) and not (paths["val"] & paths["train"])
+    assert seen[:-1] == [paths["val"]] * 3  # steps 2, 4, 6: validation part only
+    assert seen[-1] == paths["test"]  # once, at the end
+    summary = json.loads((run / "summary.json").read_text())
+    best = load_checkpoint(run / "best.pt")
+    val_rows = [r for r in read_metrics(run) if r["split"] == "val"]
+    best_row = max(val_rows, key=lambda r: float(r["srocc"]))
+    assert best["step"] == summary["best"]["step"] == summary["test"]["step"]
+    assert float(best_row["srocc"]) == pytest.approx(summary["best"]["srocc"])
+    assert summary["val_images"] == 3 and summary["test_images"] == 3
+
+
+def test_resume_auto_starts_or_continues(tmp_path):
+    csv = brightness_dataset(tmp_path, n=8)
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), *TINY, "--init", "scratch"]
+    args += ["--out", str(tmp_path / "run"), "--val-every", "2", "--resume", "auto"]
+    assert main([*args, "--iters", "2"]) == 0  # no run yet: starts
+    assert main([*args, "--iters", "4"]) == 0  # continues
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 4
+
+
+def test_val_fraction_zero_trains_on_the_whole_training_part(tmp_path):
+    csv = brightness_dataset(tmp_path, n=10)
+    run = tmp_path / "run"
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), *TINY, "--init", "scratch"]
+    assert (
+        main([*args, "--out", str(run), "--iters", "4", "--val-every", "2", "--val-fraction", "0"])
+        == 0
+    )
+    best = load_checkpoint(run / "best.pt")
+    assert best["step"] == 4 and best["split"]["val"] == []
+    assert len(best["split"]["train"]) == 8 and len(best["split"]["test"]) == 2
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["test"]["step"] == 4 and not [
+        r for r in read_metrics(run) if r["split"] == "val"
+    ]

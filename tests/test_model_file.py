@@ -122,10 +122,9 @@ def test_untrained_model_says_so() -> None:
     assert "untrained" in model.metadata["training"]["recipe"]
 
 
-def test_packaged_default_model_if_shipped(image: np.ndarray) -> None:
+def test_packaged_default_model(image: np.ndarray) -> None:
     path = packaged_models_dir() / "default.safetensors"
-    if not path.is_file():
-        pytest.skip("no packaged default model yet")
+    assert path.is_file(), f"{path}: the packaged default model is missing (package data lost?)"
     assert path.stat().st_size <= 15 * 1024 * 1024
     metadata = read_metadata(path)
     assert metadata["score"]["range"] == [0, 100]
@@ -139,8 +138,8 @@ def test_packaged_default_model_if_shipped(image: np.ndarray) -> None:
 
 def test_packaged_default_model_ranks_compression_and_blur_levels() -> None:
     """On a textured image, strong JPEG / JPEG 2000 / blur lower the default model's score."""
-    if not (packaged_models_dir() / "default.safetensors").is_file():
-        pytest.skip("no packaged default model yet")
+    path = packaged_models_dir() / "default.safetensors"
+    assert path.is_file(), f"{path}: the packaged default model is missing (package data lost?)"
     from rankiqa.distortions import LIVE
 
     model = load_model()
@@ -151,3 +150,69 @@ def test_packaged_default_model_ranks_compression_and_blur_levels() -> None:
         assert model.score(LIVE[group](image, level, rng)) < pristine - 3, group
     jpeg = [model.score(LIVE["jpeg"](image, k, rng)) for k in range(6)]
     assert jpeg == sorted(jpeg, reverse=True)
+
+
+def test_read_metadata_loads_no_tensor(tmp_path: Path, monkeypatch) -> None:
+    import safetensors
+
+    path = save_model(tiny_model(), tmp_path / "m.safetensors")
+    real_open = safetensors.safe_open
+    loaded: list[str] = []
+
+    class Recording:
+        def __init__(self, *args, **kwargs):
+            self.handle = real_open(*args, **kwargs)
+
+        def __enter__(self):
+            self.inner = self.handle.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.handle.__exit__(*exc)
+
+        def get_tensor(self, name):
+            loaded.append(name)
+            return self.inner.get_tensor(name)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(safetensors, "safe_open", Recording)
+    assert read_metadata(path)["format"] == "rankiqa-model"
+    assert loaded == []
+    state, _ = read_model_file(path)
+    assert sorted(loaded) == sorted(state) and state
+
+
+def test_truncated_or_tampered_model_file_and_checkpoint_fail_in_one_line(
+    tmp_path: Path, capsys
+) -> None:
+    from rankiqa.cli import main
+
+    model = tiny_model()
+    good = save_model(model, tmp_path / "m.safetensors").read_bytes()
+    ckpt = tmp_path / "c.pt"
+    torch.save({"kind": "finetune", "model": model.net.state_dict()}, ckpt)
+    ckpt_bytes = ckpt.read_bytes()
+    img = tmp_path / "a.png"
+    Image.fromarray(natural_image(64, 64)).save(img)
+    rng = np.random.default_rng(0)
+    cases = []
+    for data, suffix in ((good, ".safetensors"), (ckpt_bytes, ".pt")):
+        header = 8 + int.from_bytes(data[:8], "little") if suffix == ".safetensors" else 64
+        for cut in (0, 4, 8, 20, header - 1, header + 10, len(data) // 2, len(data) - 1):
+            cases.append((data[:cut], suffix))
+        for offset in (*rng.integers(0, min(header, len(data)), 6), 0, 3, 8, 9):
+            flipped = bytearray(data)
+            flipped[int(offset)] ^= 0xFF
+            cases.append((bytes(flipped), suffix))
+    for k, (data, suffix) in enumerate(cases):
+        path = tmp_path / f"bad{k}{suffix}"
+        path.write_bytes(data)
+        code = main(["score", str(img), "-m", str(path), "-f", "csv"])
+        out, err = capsys.readouterr()
+        if code == 0:  # a flipped byte in the weights: still a valid file
+            continue
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("rankiqa: error:"), (k, err)
+        assert str(path) in lines[0] and out == ""

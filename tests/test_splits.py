@@ -108,3 +108,36 @@ def test_file_mismatch_and_corruption(tmp_path):
         load_splits(tmp_path / "overlap.json")
     with pytest.raises(UserError, match="split file not found"):
         load_splits(tmp_path / "missing.json")
+
+
+def test_carved_validation_is_by_reference_and_never_touches_test():
+    from rankiqa.data.splits import carve_validation
+
+    table = synthetic_table(n_refs=10)
+    split = random_splits(table, 1, 0.2, seed=0)[0]
+    train, val = carve_validation(table, split.train, 0.25, seed=0)
+    refs = table.references
+    assert sorted(train + val) == sorted(split.train) and not set(val) & set(split.test)
+    assert len({refs[i] for i in val}) == 2  # a quarter of the 8 training references
+    assert not {refs[i] for i in val} & {refs[i] for i in train}
+    assert carve_validation(table, split.train, 0.25, seed=0) == (train, val)  # reproducible
+    auth = authentic_table(50)
+    train, val = carve_validation(auth, range(40), 0.2, seed=1)
+    assert len(val) == 8 and len(train) == 32 and not set(val) & set(train)
+    with pytest.raises(UserError, match="--val-fraction"):
+        carve_validation(auth, range(40), 1.0)
+
+
+def test_finetune_uses_the_official_validation_part():
+    from rankiqa.data.splits import Split
+    from rankiqa.training.finetune import FinetuneConfig, _with_validation
+
+    table = authentic_table(20)
+    config = FinetuneConfig(dataset="csv", root="r", init="scratch", out="o")
+    official = Split(tuple(range(12)), tuple(range(16, 20)), val=tuple(range(12, 16)))
+    assert _with_validation(config, table, official) == official
+    carved = _with_validation(config, table, Split(tuple(range(16)), tuple(range(16, 20))))
+    assert len(carved.val) == 3 and carved.test == tuple(range(16, 20))
+    leaky = Split(tuple(range(12)), tuple(range(14, 20)), val=tuple(range(10, 16)))
+    with pytest.raises(UserError, match="shares"):
+        _with_validation(config, table, leaky)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -150,3 +151,38 @@ def test_ranking_metrics_perfect_and_reversed():
     assert m["pair_acc"] == 1 and m["srcc"] == pytest.approx(1) and m["hinge"] == 0
     m = ranking_metrics(-scores, refs, groups, levels, margin=10)
     assert m["pair_acc"] == 0 and m["srcc"] == pytest.approx(-1)
+
+
+def test_imagenet_weights_offline_fail_in_one_line(data, tmp_path, capsys, monkeypatch):
+    import urllib.error
+
+    import torch.hub
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # nothing cached
+    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    argv = ["train-rank", "--data", str(data), "--out", str(tmp_path / "run"), "--workers", "0"]
+    assert main([*argv, "--backbone-weights", "imagenet", "--layout", "2x2x1", "--iters", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rankiqa: error: cannot download")
+    assert "--backbone-weights PATH" in err[0] and "Traceback" not in err[0]
+
+
+def test_resume_auto_starts_then_continues(data, tmp_path):
+    config = tiny(data, tmp_path / "run", iters=2, resume="auto")
+    assert train_rank(config)["steps"] == 2  # nothing to resume: starts
+    assert train_rank(tiny(data, tmp_path / "run", iters=4, resume="auto"))["steps"] == 4
+    with pytest.raises(UserError, match="--resume"):
+        train_rank(tiny(data, tmp_path / "run", iters=6))  # plain start over a run: refused
+
+
+def test_metrics_columns_are_those_of_the_docs(data, tmp_path):
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ranking.md").read_text()
+    documented = re.search(r"\| `metrics.csv` \| `([^`]+)`", doc).group(1).split(", ")
+    train_rank(tiny(data, tmp_path / "run", iters=2))
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header == documented

@@ -137,7 +137,8 @@ def ridge_fit_predict(x_tr, y_tr, x_te_list, seed=0):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 5, 25), cv=5))
+    # efficient leave-one-out (GCV) choice of alpha, within the training part only
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 5, 25)))
     model.fit(x_tr, y_tr)
     return [model.predict(x) for x in x_te_list], model
 
@@ -213,8 +214,9 @@ def main() -> None:
         mu, sd = targets[train].mean(), targets[train].std()
 
         if args.mode == "ridge":
-            x_tr = torch.cat([feat_clive[[row_of[i][f] for i in train]] for f in (0, 1)]).numpy()
-            y_tr = np.concatenate([targets[train]] * 2)
+            # originals only: a mirrored copy would leak into leave-one-out
+            x_tr = feat_clive[[row_of[i][0] for i in train_all]].numpy()
+            y_tr = targets[train_all]
             rows = lambda idx: feat_clive[[row_of[i][0] for i in idx]].numpy()  # noqa: E731
             x_ev = feat_ev.numpy() if len(ev["maps"]) else rows(val)
             (p_val, p_te, p_ev), _ = ridge_fit_predict(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,16 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name`` inside the top-level ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # report an unknown option with the subcommand's usage, not the top level's
+        target = subcommand_parser(parser, args.command) if args.command else parser
+        target.error(f"unrecognized arguments: {' '.join(extras)}")
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
-        print(f"rankiqa: error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun: one message, not one each
+            print(f"rankiqa: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rankiqa: interrupted", file=sys.stderr)

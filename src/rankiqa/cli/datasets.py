@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 
+from rankiqa.cli.argtypes import fraction, non_negative_int, positive_int
 from rankiqa.data.iqa.loaders import DATASETS
 
 
@@ -12,6 +14,8 @@ def score_range(value: str) -> tuple[float, float]:
         lo, hi = (float(v) for v in value.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LO,HI (e.g. 1,5), got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise argparse.ArgumentTypeError(f"expected finite LO,HI, got {value!r}")
     if not hi > lo:
         raise argparse.ArgumentTypeError(f"expected LO < HI, got {value!r}")
     return lo, hi
@@ -83,10 +87,14 @@ def add_parser(subparsers) -> None:
     add_dataset_options(parser, required=False)
     parser.add_argument("--make-splits", metavar="FILE", help="write a JSON split file")
     parser.add_argument(
-        "--splits", type=int, default=10, help="number of random splits (default 10)"
+        "--splits", type=positive_int, default=10, help="number of random splits (default 10)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random splits (default 0)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="test share (default 0.2)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the random splits (default 0)"
+    )
+    parser.add_argument(
+        "--test-fraction", type=fraction, default=0.2, help="test share (default 0.2)"
+    )
     parser.add_argument(
         "--by",
         choices=("auto", "reference", "image"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rankiqa.cli.argtypes import positive_int
+from rankiqa.cli.argtypes import non_negative_int, positive_int, worker_count
 
 
 def add_parser(subparsers) -> None:
@@ -30,9 +30,14 @@ def add_parser(subparsers) -> None:
         "mlive (blur then JPEG, blur then noise: 2 groups of 4x4 stage levels, partially ordered)",
     )
     parser.add_argument(
-        "--workers", type=positive_int, default=None, help="worker processes (default: all CPUs)"
+        "--workers",
+        type=worker_count,
+        default=None,
+        metavar="N",
+        help="processes that decode and distort images; 0 = in the main process "
+        "(default: all CPUs)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--max-side",
         type=positive_int,
@@ -40,7 +45,11 @@ def add_parser(subparsers) -> None:
         metavar="PX",
         help="first downsize (area interpolation) so the longer side is at most PX",
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress bar (it is only drawn when stderr is a terminal)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -54,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         seed=args.seed,
         max_side=args.max_side,
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
     print(
         f"{result.references - len(result.failed)} references, {result.rows} images "

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import argparse
 
+from rankiqa.cli.argtypes import (
+    add_deprecated_alias,
+    add_device_option,
+    add_workers_option,
+    image_side,
+    non_negative_int,
+    pooling,
+    positive_int,
+    resize_or_none,
+)
 from rankiqa.cli.datasets import add_dataset_options
 
 
 def _resize(value: str) -> int | str | None:
-    if value == "model":
-        return value
-    if value.lower() in ("none", "native", "null"):
-        return None
+    if value.strip().lower() == "model":
+        return "model"
+    return resize_or_none(value)
+
+
+def _split_index(value: str) -> str | int:
+    if value.strip().lower() == "all":
+        return "all"
     try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'none', got {value!r}"
-        ) from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {value!r}")
-    return number
+        return non_negative_int(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected K (>= 0) or all, got {value!r}") from None
 
 
 def add_parser(subparsers) -> None:
@@ -44,7 +53,10 @@ def add_parser(subparsers) -> None:
     add_dataset_options(parser)
     parser.add_argument("--split-file", help="JSON split file (rankiqa datasets --make-splits)")
     parser.add_argument(
-        "--split-index", default="all", help="split to evaluate: K or all (default all)"
+        "--split-index",
+        type=_split_index,
+        default="all",
+        help="split to evaluate: K or all (default all)",
     )
     parser.add_argument(
         "--official-split",
@@ -53,29 +65,28 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--crops",
+        type=pooling,
         default=None,
         metavar="POOLING",
         help="test-time pooling: crops:N (the paper: crops:30), N, grid, grid:K, center, full "
         "(default: the model's)",
     )
+    add_deprecated_alias(parser, "--test-crops", "--crops", dest="crops", type=pooling)
     parser.add_argument(
         "--resize",
         type=_resize,
         default="model",
+        metavar="N|none",
         help="shorter side before cropping, or none (default: the model's)",
     )
     parser.add_argument(
-        "--crop-size", type=int, default=None, help="crop size (default: the model's)"
+        "--crop-size", type=image_side, default=None, help="crop size (default: the model's)"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=8, help="images per forward pass (default 8)"
+        "--batch-size", type=positive_int, default=8, help="images per forward pass (default 8)"
     )
-    parser.add_argument(
-        "--workers", type=int, default=0, help="image decoding processes (default 0)"
-    )
-    parser.add_argument(
-        "--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available)"
-    )
+    add_workers_option(parser, 0, "0")
+    add_device_option(parser)
     parser.add_argument(
         "--no-per-type", action="store_true", help="skip the per-distortion-type rows"
     )
@@ -86,7 +97,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--plot", metavar="PNG", help="scatter plot of predictions vs scores with the logistic fit"
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress bar (it is only drawn when stderr is a terminal)",
+    )
     parser.set_defaults(run=run)
 
 

@@ -6,12 +6,19 @@ import argparse
 import json
 from pathlib import Path
 
+from rankiqa.cli.argtypes import (
+    add_deprecated_alias,
+    image_side,
+    pooling,
+    positive_int,
+    resize_or_none,
+)
 from rankiqa.cli.score import IntermixedParser
-from rankiqa.core.errors import UserError
+from rankiqa.errors import UserError
 
 DESCRIPTION = """\
 Convert a model. Forms:
-  rankiqa export CHECKPOINT --format rankiqa OUT.safetensors [--input-resize N --test-crops S ...]
+  rankiqa export CHECKPOINT --format rankiqa OUT.safetensors [--resize N --crops S ...]
   rankiqa export --model M --format onnx OUT.onnx
 The source (CHECKPOINT or --model) is a training checkpoint (.pt), a .safetensors model file or
 a packaged model name (default: the packaged default model)."""
@@ -29,17 +36,32 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--model", "-m", default=None, help="source model (instead of SOURCE)")
     parser.add_argument(
-        "--format", "-f", choices=("rankiqa", "onnx"), default=None, help="default: OUT's suffix"
+        "--format",
+        choices=("rankiqa", "onnx"),
+        default=None,
+        help="format of OUT (default: from OUT's suffix)",
     )
+    add_deprecated_alias(parser, "-f", "--format", dest="format", type=_model_format)
     group = parser.add_argument_group("model file metadata (--format rankiqa)")
     group.add_argument(
-        "--input-resize",
-        default=None,
+        "--resize",
+        type=resize_or_none,
+        default=argparse.SUPPRESS,
         metavar="N|none",
-        help="shorter side images are resized to before cropping ('none': native resolution)",
+        help="shorter side images are resized to before cropping ('none': native resolution; "
+        "default: the source's)",
     )
-    group.add_argument("--test-crops", default=None, help="full, center, crops:N, grid or grid:K")
-    group.add_argument("--crop-size", type=int, default=None, help="network input crop size")
+    add_deprecated_alias(group, "--input-resize", "--resize", dest="resize", type=resize_or_none)
+    group.add_argument(
+        "--crops",
+        dest="test_crops",
+        type=pooling,
+        default=None,
+        metavar="POOLING",
+        help="test-time pooling: crops:N (or N), grid, grid:K, center, full (default: the source's)",
+    )
+    add_deprecated_alias(group, "--test-crops", "--crops", dest="test_crops", type=pooling)
+    group.add_argument("--crop-size", type=image_side, default=None, help="network input crop size")
     group.add_argument("--name", default=None, help="model name stored in the file")
     group.add_argument(
         "--licence", default=None, help="licence of the weights (rankiqa.get_model_weights().meta)"
@@ -56,7 +78,7 @@ def add_parser(subparsers) -> None:
         "--training-json", default=None, help="JSON object file describing the training recipe"
     )
     onnx = parser.add_argument_group("ONNX (--format onnx)")
-    onnx.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    onnx.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default 17)")
     onnx.add_argument(
         "--static-size", action="store_true", help="fix height and width to the crop size"
     )
@@ -68,6 +90,12 @@ def add_parser(subparsers) -> None:
     )
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
+
+
+def _model_format(text: str) -> str:
+    if text not in ("rankiqa", "onnx"):
+        raise argparse.ArgumentTypeError(f"choose from rankiqa, onnx; got {text!r}")
+    return text
 
 
 def _value(text: str):
@@ -92,7 +120,6 @@ def _json_file(path: str | None, option: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.core.preprocess import parse_resize
     from rankiqa.inference.export import export_model
 
     if len(args.paths) > 2:
@@ -105,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
 
     protocol: dict = {}
-    if args.input_resize is not None:
-        protocol["resize"] = parse_resize(args.input_resize, "--input-resize")
+    if "resize" in args:  # given (None: native resolution)
+        protocol["resize"] = args.resize
     if args.test_crops is not None:
         protocol["test_crops"] = args.test_crops
     if args.crop_size is not None:

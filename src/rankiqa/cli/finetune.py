@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from rankiqa.cli.argtypes import positive_int
+from rankiqa.cli.argtypes import (
+    add_deprecated_alias,
+    add_device_option,
+    add_resume_option,
+    add_workers_option,
+    decay_factor,
+    fraction,
+    fraction_or_zero,
+    image_side,
+    non_negative_float,
+    non_negative_int,
+    pooling,
+    positive_float,
+    positive_int,
+    probability,
+    resize_or_none,
+    resume_flag,
+)
 from rankiqa.cli.datasets import add_dataset_options
-
-
-def _resize(value: str) -> int | None:
-    if value.lower() in ("none", "native", "null"):
-        return None
-    return positive_int(value)
 
 
 def add_parser(subparsers) -> None:
@@ -25,9 +36,11 @@ def add_parser(subparsers) -> None:
             "with momentum 0.9, lr 1e-5 (TID2013; 1e-6 for LIVE) halved every 5000 iterations, "
             "batch 30, head lr x10, random crops of the backbone's input size. These tiny learning "
             "rates need tens of thousands of iterations; on a CPU use e.g. --optimizer adam --lr "
-            "1e-4 --resize 256 --crop-size 224 (see docs/finetune-evaluate.md). Writes "
-            "checkpoint.pt (latest, --resume), best.pt (best validation SROCC), metrics.csv, "
-            "curves.png, run.json and summary.json to --out."
+            "3e-5 --resize 320 --crop-size 224 (see docs/finetune-evaluate.md). best.pt is "
+            "chosen on a validation part (the dataset's official one, else --val-fraction of "
+            "the training part), never on the test part, which is scored once at the end "
+            "(summary.json 'test'). Writes checkpoint.pt (latest, --resume), best.pt, "
+            "metrics.csv, curves.png, run.json and summary.json to --out."
         ),
     )
     add_dataset_options(parser)
@@ -42,12 +55,14 @@ def add_parser(subparsers) -> None:
     model.add_argument(
         "--head",
         default="paper",
-        help="head for imagenet/scratch: paper (default), compact or stats",
+        choices=["paper", "compact", "stats"],
+        help="head for imagenet/scratch: paper (fc layers of the paper, default), compact or stats",
     )
     model.add_argument(
         "--backbone-weights",
         metavar="PATH",
-        help="local ImageNet backbone weights for --init imagenet (else downloaded)",
+        help="local ImageNet backbone weights for --init imagenet (else torchvision's, "
+        "downloaded once into the torch cache; offline, pass the file)",
     )
     model.add_argument(
         "--head-init",
@@ -61,7 +76,10 @@ def add_parser(subparsers) -> None:
         help="JSON split file (rankiqa datasets --make-splits); default: a random 80/20 split saved to RUN_DIR/split.json",
     )
     split.add_argument(
-        "--split-index", type=int, default=0, help="which split of --split-file (default 0)"
+        "--split-index",
+        type=non_negative_int,
+        default=0,
+        help="which split of --split-file (default 0)",
     )
     split.add_argument(
         "--official-split",
@@ -74,6 +92,20 @@ def add_parser(subparsers) -> None:
         help="train on every image, holding none out (for a final model; no validation, "
         "best.pt = the last step)",
     )
+    split.add_argument(
+        "--val-fraction",
+        type=fraction_or_zero,
+        default=0.2,
+        help="share of the training part held out to choose best.pt when the split has no "
+        "validation part of its own (default 0.2; by reference for synthetic datasets); "
+        "0 = none: train on the whole training part, best.pt = the last step",
+    )
+    split.add_argument(
+        "--test-fraction",
+        type=fraction,
+        default=0.2,
+        help="test share of the random split made without --split-file (default 0.2)",
+    )
     opt = parser.add_argument_group("optimisation")
     opt.add_argument(
         "--loss",
@@ -83,7 +115,10 @@ def add_parser(subparsers) -> None:
     )
     opt.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     opt.add_argument(
-        "--lr", type=float, default=None, help="learning rate (default 1e-5; 1e-6 for live)"
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate (default 1e-5; 1e-6 for live)",
     )
     opt.add_argument(
         "--lr-step",
@@ -91,11 +126,13 @@ def add_parser(subparsers) -> None:
         default=5000,
         help="iterations between lr decays (default 5000)",
     )
-    opt.add_argument("--lr-gamma", type=float, default=0.5, help="lr decay factor (default 0.5)")
-    opt.add_argument("--momentum", type=float, default=0.9)
-    opt.add_argument("--weight-decay", type=float, default=5e-4)
     opt.add_argument(
-        "--head-lr-mult", type=float, default=10.0, help="head lr multiplier (default 10)"
+        "--lr-gamma", type=decay_factor, default=0.5, help="lr decay factor (default 0.5)"
+    )
+    opt.add_argument("--momentum", type=probability, default=0.9, help="SGD momentum (default 0.9)")
+    opt.add_argument("--weight-decay", type=non_negative_float, default=5e-4, help="default 5e-4")
+    opt.add_argument(
+        "--head-lr-mult", type=positive_float, default=10.0, help="head lr multiplier (default 10)"
     )
     opt.add_argument("--iters", type=positive_int, default=20000, help="iterations (default 20000)")
     opt.add_argument(
@@ -104,22 +141,34 @@ def add_parser(subparsers) -> None:
     data = parser.add_argument_group("input")
     data.add_argument(
         "--resize",
-        type=_resize,
+        type=resize_or_none,
         default=None,
-        help="shorter side before cropping (default: native)",
+        metavar="N|none",
+        help="shorter side before cropping, or none (default: none = native resolution)",
     )
     data.add_argument(
         "--crop-size",
-        type=positive_int,
+        type=image_side,
         default=None,
         help="training crop (default: backbone input size, 227/224)",
     )
-    data.add_argument("--val-crops", default="center", help="validation pooling (default center)")
     data.add_argument(
-        "--test-crops",
-        default="crops:30",
-        help="pooling recorded for scoring/evaluate (default crops:30, the paper's)",
+        "--val-crops",
+        type=pooling,
+        default="center",
+        metavar="POOLING",
+        help="pooling while validating (default center)",
     )
+    data.add_argument(
+        "--crops",
+        dest="test_crops",
+        type=pooling,
+        default="crops:30",
+        metavar="POOLING",
+        help="test-time pooling recorded for score/evaluate and used on the test part: crops:N "
+        "(or N), grid, grid:K, center, full (default crops:30, the paper's)",
+    )
+    add_deprecated_alias(data, "--test-crops", "--crops", dest="test_crops", type=pooling)
     data.add_argument(
         "--no-cache",
         action="store_true",
@@ -132,18 +181,20 @@ def add_parser(subparsers) -> None:
         default=1000,
         help="validate + checkpoint every N iterations (default 1000)",
     )
-    run_group.add_argument("--log-every", type=positive_int, default=20)
     run_group.add_argument(
-        "--workers", type=int, default=2, help="image loading threads/processes (default 2)"
+        "--log-every", type=positive_int, default=20, help="train-metrics period (default 20)"
     )
-    run_group.add_argument("--seed", type=int, default=0)
+    add_workers_option(run_group, 2, "2")
     run_group.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from checkpoint.pt"
+        "--seed", type=non_negative_int, default=0, help="random seed (default 0)"
     )
+    add_resume_option(run_group)
+    add_device_option(run_group)
     run_group.add_argument(
-        "--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda if available)"
+        "--no-progress",
+        action="store_true",
+        help="hide the progress bar (it is only drawn when stderr is a terminal)",
     )
-    run_group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(run=run)
 
 
@@ -167,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         split_index=args.split_index,
         official_split=args.official_split,
         all_images=args.all_images,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         loss=args.loss,
         optimizer=args.optimizer,
         lr=args.lr,
@@ -186,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache=not args.no_cache,
         seed=args.seed,
-        resume=args.resume,
+        resume=resume_flag(args.resume),
         device=args.device,
         progress=not args.no_progress and sys.stderr.isatty(),
         dataset_options=dataset_options(args),
@@ -194,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
     summary = finetune(config)
     print(
         json.dumps(
-            {k: summary[k] for k in ("steps", "seconds", "val", "best", "run_dir")}, indent=1
+            {k: summary[k] for k in ("steps", "seconds", "val", "best", "test", "run_dir")},
+            indent=1,
         )
     )
     return 0

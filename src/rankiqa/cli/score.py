@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
-from rankiqa.cli.argtypes import non_negative_int, positive_int
+from rankiqa.cli.argtypes import (
+    add_device_option,
+    add_workers_option,
+    positive_int,
+    shard,
+    thread_count,
+)
 from rankiqa.errors import UserError
 
 DESCRIPTION = """\
 Score the quality of images (0-100, higher is better with the default model).
 PATH may be image files, folders (add --recursive for sub-folders) or quoted glob patterns.
-Rows are written as images are scored; a file that cannot be scored gets its error in the
-'error' column, the run goes on and the exit code is 1. --resume skips the paths already in
---output (csv or jsonl); --shard I/N scores a deterministic 1/N of the files."""
+Rows are written as images are scored; a file that cannot be scored (unreadable image, not an
+image, missing file, broken link, empty folder, pattern without matches) gets its error in the
+'error' column, the run goes on and the exit code is 1. A file named twice (a.png, ./a.png) is
+scored once. The default output is a table, on a terminal and in a pipe; on a terminal it fits
+the window (long paths shortened in the middle with '…'; csv/json hold full paths) and no
+progress bar is drawn over it. --resume skips the paths already in --output (csv or jsonl);
+--shard I/N scores a deterministic 1/N of the files."""
 
 
 #: with --workers unset, smaller jobs decode in the main process (no worker start-up)
@@ -53,20 +64,18 @@ def add_parser(subparsers) -> None:
         "-f",
         choices=("table", "csv", "json", "jsonl"),
         default=None,
-        help="output format (default: from --output's suffix, else table)",
+        help="output format (default: from --output's suffix (csv otherwise), else table)",
     )
     parser.add_argument("--output", "-o", default=None, help="write rows to FILE (default stdout)")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="images per batch (16)")
-    parser.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=None,
-        help="decoding worker processes (default: min(2, CPUs) from 64 images on, else 0 = "
-        "decode in the main process)",
+    add_workers_option(
+        parser, None, f"min(2, CPUs) from {AUTO_WORKERS_MIN_IMAGES} images on, else 0"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    parser.add_argument("--shard", default=None, metavar="I/N", help="score only shard I of N")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--shard", type=shard, default=None, metavar="I/N", help="score only shard I of N"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="skip paths already in --output (csv/jsonl)"
     )
@@ -80,9 +89,9 @@ def add_parser(subparsers) -> None:
         "--exact-decode",
         action="store_true",
         help="always decode JPEGs at full resolution (default: reduced-scale decoding when the "
-        "model downsizes the image anyway)",
+        "model downsizes the image anyway, as in the Python API; exact_decode=True there)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    add_device_option(parser)
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
 
@@ -98,37 +107,58 @@ def _format(args: argparse.Namespace) -> str:
     return "table"
 
 
+def _table_width(fmt: str, to_stdout: bool) -> int | None:
+    """Columns the table must fit in: the terminal's, when the table goes to one."""
+    if fmt != "table" or not to_stdout or not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def _show_progress(to_stdout: bool) -> bool:
+    """A bar on stderr only on a terminal, and not when the rows go to that same terminal
+    (the rows then show the progress; a bar would garble them)."""
+    if not sys.stderr.isatty():
+        return False
+    return not (to_stdout and sys.stdout.isatty())
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rankiqa.imageio import DEFAULT_MAX_PIXELS
     from rankiqa.inference.api import load_model
-    from rankiqa.inference.batch import iter_scores
-    from rankiqa.inference.inputs import expand_inputs, parse_shard, select_shard
+    from rankiqa.inference.batch import ScoredImage, iter_scores
+    from rankiqa.inference.inputs import find_inputs, path_key, select_shard
     from rankiqa.inference.results import RowWriter, completed_paths
     from rankiqa.inference.runtime import configure_cpu
+    from rankiqa.training.runner import resolve_device
 
     fmt = _format(args)
     if args.resume and not args.output:
         raise UserError("--resume needs --output FILE (the rows already written are skipped)")
-    shard = parse_shard(args.shard) if args.shard else None
     configure_cpu(args.threads)
-    paths = expand_inputs(args.paths, recursive=args.recursive)
-    if shard:
-        paths = select_shard(paths, *shard)
-    model = load_model(args.model, device=args.device)
+    paths, bad = find_inputs(args.paths, recursive=args.recursive)
+    if args.shard:
+        paths = select_shard(paths, *args.shard)
+        keep = set(select_shard(list(bad), *args.shard))
+        bad = {p: e for p, e in bad.items() if p in keep}
+    model = load_model(args.model, device=str(resolve_device(args.device)))
 
     done: set[str] = set()
     has_header = False
     if args.resume:
         done, has_header = completed_paths(args.output, fmt)
-    todo = [p for p in paths if p not in done]
-    width = max((len(p) for p in todo), default=0)
+        done |= {path_key(p) for p in done}
+    todo = [p for p in paths if p not in done and path_key(p) not in done]
+    bad_rows = [ScoredImage(p, None, e) for p, e in sorted(bad.items()) if p not in done]
+    total = len(todo) + len(bad_rows)
+    width = max((len(p) for p in [*todo, *bad]), default=0)
     if args.workers is None:  # auto: worker start-up (~0.5 s) only pays off for larger jobs
         workers = min(2, os.cpu_count() or 1) if len(todo) >= AUTO_WORKERS_MIN_IMAGES else 0
     else:
         workers = min(args.workers, max(0, len(todo) - 1))
 
+    to_stdout = not args.output
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         mode = "a" if args.resume else "w"
@@ -137,9 +167,18 @@ def run(args: argparse.Namespace) -> int:
         stream = sys.stdout
     failures = 0
     try:
-        writer = RowWriter(stream, fmt, path_width=width, header=not has_header)
+        writer = RowWriter(
+            stream,
+            fmt,
+            path_width=width,
+            header=not has_header,
+            max_width=_table_width(fmt, to_stdout),
+        )
+        for row in bad_rows:  # arguments that name nothing to score: their rows first
+            writer.write(row)
+            failures += 1
         progress = tqdm(
-            total=len(todo), unit="img", disable=not sys.stderr.isatty(), file=sys.stderr
+            total=len(todo), unit="img", disable=not _show_progress(to_stdout), file=sys.stderr
         )
         for row in iter_scores(
             model,
@@ -159,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             stream.close()
     if failures:
         print(
-            f"rankiqa: {failures} of {len(todo)} files could not be scored (see the error column)",
+            f"rankiqa: {failures} of {total} files could not be scored (see the error column)",
             file=sys.stderr,
         )
         return 1

@@ -5,6 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 
+from rankiqa.cli.argtypes import (
+    add_device_option,
+    add_resume_option,
+    add_workers_option,
+    decay_factor,
+    fraction,
+    image_side,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    resume_flag,
+)
+
 DESCRIPTION = """\
 Train a quality network to rank synthetically distorted images (RankIQA stage 1) with the
 efficient all-pairs batch hinge loss. DATA is the output folder of `rankiqa distort`.
@@ -31,12 +46,16 @@ def add_parser(subparsers) -> None:
         help="shallow, alexnet, vgg16, resnet18, mobilenet_v3_small (default: alexnet)",
     )
     p.add_argument(
-        "--head", default="paper", choices=["paper", "compact", "stats"], help="default: paper"
+        "--head",
+        default="paper",
+        choices=["paper", "compact", "stats"],
+        help="head: paper (fc layers of the paper, default), compact or stats",
     )
     p.add_argument(
         "--backbone-weights",
         metavar="PATH|imagenet",
-        help="initial backbone weights: a local state-dict file or 'imagenet' (download)",
+        help="initial backbone weights: a local state-dict file, or 'imagenet' (torchvision's, "
+        "downloaded once into the torch cache; offline, pass the file instead)",
     )
     p.add_argument(
         "--layout",
@@ -44,15 +63,23 @@ def add_parser(subparsers) -> None:
         help="batch layout: live (4 groups x 6 levels x 2 refs = 48), tid (9x5x1 = 45), GxLxR, "
         "or auto (from the ranked set; default)",
     )
-    p.add_argument("--iters", type=int, default=50_000, help="iterations (default: 50000)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 1e-5 live layout, else 1e-4)")
-    p.add_argument("--lr-step", type=int, default=10_000, help="lr decay period (default: 10000)")
-    p.add_argument("--lr-gamma", type=float, default=0.1, help="lr decay factor (default: 0.1)")
+    p.add_argument("--iters", type=positive_int, default=50_000, help="iterations (default: 50000)")
+    p.add_argument(
+        "--lr", type=positive_float, help="learning rate (default: 1e-5 live layout, else 1e-4)"
+    )
+    p.add_argument(
+        "--lr-step", type=positive_int, default=10_000, help="lr decay period (default: 10000)"
+    )
+    p.add_argument(
+        "--lr-gamma", type=decay_factor, default=0.1, help="lr decay factor (default: 0.1)"
+    )
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"], help="default: sgd")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="default: 5e-4")
-    p.add_argument("--head-lr-mult", type=float, default=10.0, help="head lr factor (default: 10)")
-    p.add_argument("--margin", type=float, default=10.0, help="hinge margin (default: 10)")
+    p.add_argument("--momentum", type=probability, default=0.9, help="SGD momentum (default: 0.9)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=5e-4, help="default: 5e-4")
+    p.add_argument(
+        "--head-lr-mult", type=positive_float, default=10.0, help="head lr factor (default: 10)"
+    )
+    p.add_argument("--margin", type=positive_float, default=10.0, help="hinge margin (default: 10)")
     p.add_argument(
         "--pairs",
         default="reference",
@@ -67,30 +94,39 @@ def add_parser(subparsers) -> None:
         help="divide the summed hinge loss by the batch size (default), the pair count, or not",
     )
     p.add_argument(
-        "--crop-size", type=int, help="training crop (default: backbone input, 227 or 224)"
+        "--crop-size", type=image_side, help="training crop (default: backbone input, 227 or 224)"
     )
-    p.add_argument("--dropout", type=float, help="override the head's dropout probability")
+    p.add_argument("--dropout", type=probability, help="override the head's dropout probability")
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=fraction,
         default=0.2,
         help="fraction of references held out (default: 0.2)",
     )
     p.add_argument(
-        "--val-every", type=int, default=1000, help="validate + checkpoint period (default: 1000)"
+        "--val-every",
+        type=positive_int,
+        default=1000,
+        help="validate + checkpoint period (default: 1000)",
     )
-    p.add_argument("--log-every", type=int, default=20, help="train-metrics period (default: 20)")
-    p.add_argument("--workers", type=int, default=2, help="data-loading processes (default: 2)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument(
-        "--resume", action="store_true", help="continue the run in RUN_DIR from checkpoint.pt"
+        "--log-every", type=positive_int, default=20, help="train-metrics period (default: 20)"
     )
-    p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if available, else cpu)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_workers_option(p, 2, "2")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    add_resume_option(p, "the run in RUN_DIR")
+    add_device_option(p)
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress bar (it is only drawn when stderr is a terminal)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from rankiqa.training.rank import RankTrainConfig, train_rank
 
     config = RankTrainConfig(
@@ -118,9 +154,9 @@ def run(args: argparse.Namespace) -> int:
         log_every=args.log_every,
         workers=args.workers,
         seed=args.seed,
-        resume=args.resume,
+        resume=resume_flag(args.resume),
         device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
     summary = train_rank(config)
     if summary["rank"] == 0:

@@ -11,7 +11,20 @@ from PIL import Image, ImageOps
 
 from rankiqa.core.errors import UserError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Pillow's stub or document formats that need external tools: never picked up by a scan
+_NOT_PHOTOS = {".eps", ".ps", ".bufr", ".grib", ".h5", ".hdf", ".fit", ".fits", ".wmf", ".emf"}
+_NOT_PHOTOS |= {".mpeg", ".mpg"}
+
+
+def _pillow_extensions() -> tuple[str, ...]:
+    Image.init()
+    readable = {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
+    return tuple(sorted(readable - _NOT_PHOTOS))
+
+
+#: File name suffixes of the formats Pillow decodes (gif, webp, tiff, ...; animations: the
+#: first frame), used by folder and pattern scans.
+IMAGE_EXTENSIONS = _pillow_extensions()
 
 #: Images with more pixels than this are refused (decompression-bomb guard): 100 megapixels.
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -82,6 +95,7 @@ def read_image(
         if path.stat().st_size == 0:
             raise ImageReadError(f"{path}: empty file (0 bytes)")
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. TIFF "Truncated File Read": the error says it
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
@@ -109,7 +123,7 @@ def read_image(
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise ImageReadError(f"{path}: is a directory, not an image") from None
+        raise ImageReadError(f"{path}: is a folder, not an image") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(
             f"{path}: too many pixels (possible decompression bomb): {exc}"
@@ -122,6 +136,10 @@ def read_image(
         raise ImageReadError(f"{path}: not a recognised image file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
+    except (MemoryError, RecursionError) as exc:
+        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed file may trip any decoder internals
+        raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
 
 
 def _draft(image: Image.Image, shorter: int) -> None:
@@ -134,10 +152,17 @@ def _draft(image: Image.Image, shorter: int) -> None:
     image.draft(None, requested)
 
 
+def is_image_name(path: str | os.PathLike) -> bool:
+    """Whether the file name has the suffix of a format Pillow decodes (case-insensitive).
+
+    >>> is_image_name("a.GIF"), is_image_name("notes.txt")
+    (True, False)
+    """
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
 def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Image files under ``root`` (by extension, case-insensitive), sorted for determinism."""
     root = Path(root)
     pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    return sorted(p for p in root.glob(pattern) if p.is_file() and is_image_name(p))

@@ -124,7 +124,8 @@ def _read(path: Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str,
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             header = handle.metadata() or {}
-            state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 if tensors else {}
+            names = list(handle.keys()) if tensors else []
+            state = {k: handle.get_tensor(k) for k in names}
     except Exception as exc:  # noqa: BLE001 - any parsing failure is the file's fault
         raise UserError(f"{path}: not a valid safetensors model file ({exc})") from None
     if METADATA_KEY not in header:

@@ -28,6 +28,9 @@ from rankiqa.core.errors import UserError
 
 DEFAULT_GRID = 3
 DEFAULT_SEED = 0
+#: Images more elongated than this are refused: resizing a 1×65535 strip to a shorter side of
+#: a few hundred pixels would need tens of gigabytes.
+MAX_ASPECT_RATIO = 100
 
 POOLING_HELP = (
     "crops:N (N random crops averaged; the paper uses 30), N, grid, grid:K, center or full"
@@ -187,6 +190,14 @@ def prepare_image(image: torch.Tensor, protocol: InputProtocol) -> torch.Tensor:
     than ``crop_size`` is upscaled (bilinear) so that its shorter side equals ``crop_size``,
     for every ``test_crops`` kind, ``full`` included.
     """
+    from rankiqa.core.imageio import ImageReadError
+
+    height, width = image.shape[-2:]
+    if min(height, width) < 1 or max(height, width) > MAX_ASPECT_RATIO * min(height, width):
+        raise ImageReadError(
+            f"{width}x{height} pixels: too elongated to score (aspect ratio above "
+            f"{MAX_ASPECT_RATIO}:1)"
+        )
     if protocol.resize is not None:
         image = resize_shorter(image, int(protocol.resize))
     return fit_to_crop(image, int(protocol.crop_size))

@@ -94,6 +94,44 @@ def random_splits(
     return splits
 
 
+def carve_validation(
+    table: IQATable,
+    train: tuple[int, ...] | list[int],
+    fraction: float = 0.2,
+    seed: int = 0,
+    by_reference: bool | None = None,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Split a training part into ``(train, validation)`` for model selection.
+
+    ``fraction`` of the training part's references (synthetic datasets) or images (authentic
+    ones) is held out, drawn from ``numpy.random.default_rng([seed, 1_000_003])``; at least one
+    unit stays on each side. The test part is never touched.
+
+    """
+    if not 0.0 < fraction < 1.0:
+        raise UserError(f"--val-fraction must be between 0 and 1, got {fraction}")
+    train = tuple(int(i) for i in train)
+    if by_reference is None:
+        by_reference = table.synthetic and all(table.references[i] for i in train)
+    if by_reference:
+        groups: list = sorted({table.references[i] for i in train})
+    else:
+        groups = list(train)
+    if len(groups) < 2:
+        raise UserError(
+            f"{table.name}: the training part has fewer than two "
+            f"{'references' if by_reference else 'images'}; cannot hold out a validation part"
+        )
+    n_val = min(len(groups) - 1, max(1, round(fraction * len(groups))))
+    order = np.random.default_rng([seed, 1_000_003]).permutation(len(groups))
+    held = {groups[i] for i in order[:n_val]}
+    key = (lambda i: table.references[i]) if by_reference else (lambda i: i)
+    return (
+        tuple(i for i in train if key(i) not in held),
+        tuple(i for i in train if key(i) in held),
+    )
+
+
 def official_split(table: IQATable) -> Split:
     """The dataset's official split (KonIQ-10k: ``training`` / ``validation`` / ``test``)."""
     parts = table.official_split

@@ -273,7 +273,7 @@ def generate_ranked_set(
     )
     _remove_stale_temporaries(out)
 
-    workers = max(1, int(workers or os.cpu_count() or 1))
+    workers = max(1, int(os.cpu_count() or 1 if workers is None else workers))  # 0, 1: inline
     result = GenerateResult(manifest=out / "manifest.csv", references=len(sources))
     rows: list[tuple[str, str, str, int]] = []
     jobs = [(str(p), str(out), ref, preset, int(seed), max_side) for p, ref in sources]
@@ -287,8 +287,7 @@ def generate_ranked_set(
     def collect(outcome: tuple) -> None:
         reference, ref_rows, written, skipped, error = outcome
         if error is not None:
-            result.failed.append((reference, error))
-            bar.write(f"rankiqa: warning: skipped: {error}")
+            result.failed.append((reference, error))  # reported once, by the caller
         rows.extend(ref_rows)
         result.written += written
         result.skipped += skipped

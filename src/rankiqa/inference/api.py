@@ -112,6 +112,7 @@ def score(
     images: Any | Sequence[Any],
     model: IQAModel | str | os.PathLike | None = None,
     batch_size: int = 16,
+    exact_decode: bool = False,
 ) -> float | list[float]:
     """Score an image or a list of images (paths, PIL images, arrays, tensors) in one call.
 
@@ -121,9 +122,12 @@ def score(
         A path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1], or a list of them.
     model
         An :class:`IQAModel` or anything :func:`load_model` accepts (default: the packaged
-        model). For thousands of files prefer ``rankiqa score`` (parallel decoding).
+        model). For thousands of files prefer ``rankiqa score`` (parallel decoding); both
+        decode JPEGs the same way (``exact_decode=True`` = ``--exact-decode``), so they agree.
     batch_size
         Images per forward pass.
+    exact_decode
+        Decode JPEGs at full size even when the protocol downscales them anyway.
 
     Returns
     -------
@@ -141,4 +145,4 @@ def score(
     """
     if not isinstance(model, IQAModel):
         model = load_model(model)
-    return model.score(images, batch_size=batch_size)
+    return model.score(images, batch_size=batch_size, exact_decode=exact_decode)

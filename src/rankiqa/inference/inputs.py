@@ -9,42 +9,80 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rankiqa.errors import UserError
-from rankiqa.imageio import find_images
+from rankiqa.imageio import find_images, is_image_name
 
 _GLOB_CHARS = set("*?[")
 
 
-def expand_inputs(items: Sequence[str | os.PathLike], recursive: bool = False) -> list[str]:
-    """Files to score, sorted and without duplicates.
+def path_key(path: str | os.PathLike) -> str:
+    """The file a path names, for de-duplication: absolute, symlinks and ``..`` resolved."""
+    return os.path.normcase(os.path.realpath(path))
 
-    A folder contributes its image files (by extension; sub-folders with ``recursive``); a glob
-    pattern (``*``, ``?``, ``[``; ``**`` with ``recursive``) its matching image files; any other
-    path is taken as given, so a missing or non-image file becomes an error row. A folder or
-    glob without images is a :class:`UserError`.
+
+def find_inputs(
+    items: Sequence[str | os.PathLike], recursive: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """Files to score and the arguments that cannot be scored: ``(paths, {item: reason})``.
+
+    A folder contributes its image files (sub-folders with ``recursive``); a glob pattern
+    (``*``, ``?``, ``[``; ``**`` with ``recursive``) its matching image files; any other path
+    is taken as given (a non-image file then fails when decoded). An empty folder, a pattern
+    without matches, a broken symbolic link or a missing path goes to the second result with
+    its reason, so a caller can report it as an error row and go on. Paths naming the same file
+    (``a.png``, ``./a.png``, ``sub/../a.png``) count once, under the spelling given first.
+
+    >>> find_inputs(["no/such/file.jpg"])
+    ([], {'no/such/file.jpg': 'no such file or folder'})
     """
-    found: set[str] = set()
+    paths: list[str] = []
+    errors: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        key = path_key(path)
+        if key not in seen:
+            seen.add(key)
+            paths.append(path)
+
     for item in items:
         text = str(item)
         path = Path(text)
         if path.is_dir():
             images = find_images(path, recursive=recursive)
             if not images:
-                raise UserError(f"{text}: folder contains no image files")
-            found.update(str(p) for p in images)
+                hint = "" if recursive else " (add --recursive for sub-folders)"
+                errors.setdefault(text, f"folder contains no image files{hint}")
+            for image in images:
+                add(str(image))
+        elif path.is_symlink() and not path.exists():
+            errors.setdefault(text, f"broken symbolic link (to {os.readlink(path)})")
         elif not path.exists() and _GLOB_CHARS & set(text):
-            from rankiqa.imageio import IMAGE_EXTENSIONS
-
             matches = [
                 m
-                for m in glob.glob(text, recursive=recursive)
-                if os.path.isfile(m) and Path(m).suffix.lower() in IMAGE_EXTENSIONS
+                for m in sorted(glob.glob(text, recursive=recursive))
+                if os.path.isfile(m) and is_image_name(m)
             ]
             if not matches:
-                raise UserError(f"{text}: pattern matches no image files")
-            found.update(matches)
+                errors.setdefault(text, "pattern matches no image files")
+            for match in matches:
+                add(match)
+        elif not path.exists():
+            errors.setdefault(text, "no such file or folder")
+        elif not path.is_file():  # a FIFO or device would block the decoder
+            errors.setdefault(text, "not a regular file")
         else:
-            found.add(text)
-    return sorted(found)
+            add(text)
+    return sorted(paths), errors
+
+
+def expand_inputs(items: Sequence[str | os.PathLike], recursive: bool = False) -> list[str]:
+    """Files to score, sorted and without duplicates (see :func:`find_inputs`).
+
+    Arguments that cannot be scored (empty folder, pattern without matches, broken link,
+    missing file) stay in the list as given, so scoring them yields an error row.
+    """
+    paths, errors = find_inputs(items, recursive)
+    return sorted([*paths, *errors])
 
 
 def parse_shard(text: str) -> tuple[int, int]:

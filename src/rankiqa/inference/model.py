@@ -11,7 +11,12 @@ import torch
 from torch import nn
 
 from rankiqa.errors import UserError
-from rankiqa.inference.preprocess import InputProtocol, image_views, to_float_tensor
+from rankiqa.inference.preprocess import (
+    InputProtocol,
+    decode_size_hint,
+    image_views,
+    to_float_tensor,
+)
 from rankiqa.models import QualityNet
 
 ImageLike = Any  # str | PathLike | PIL.Image.Image | np.ndarray | torch.Tensor
@@ -47,9 +52,16 @@ class IQAModel(nn.Module):
         return f"name={self.metadata.get('name')!r}, input={self.protocol.to_dict()}"
 
     # ----------------------------------------------------------------------------- scoring
-    def views(self, image: ImageLike, max_pixels: int | None = None) -> torch.Tensor:
-        """The V×3×h×w views of one image under the model's input protocol."""
-        return image_views(_as_chw(image, max_pixels), self.protocol)
+    def views(
+        self, image: ImageLike, max_pixels: int | None = None, exact_decode: bool = False
+    ) -> torch.Tensor:
+        """The V×3×h×w views of one image under the model's input protocol.
+
+        A JPEG file is decoded at reduced scale (1/2, 1/4, 1/8) when the protocol downsizes it
+        anyway, as ``rankiqa score`` does; ``exact_decode=True`` always decodes it in full.
+        """
+        draft_size = None if exact_decode else decode_size_hint(self.protocol)
+        return image_views(_as_chw(image, max_pixels, draft_size), self.protocol)
 
     def score_views(self, views: Sequence[torch.Tensor]) -> list[float]:
         """Scores of several images given their views (lists of V×3×h×w tensors).
@@ -78,13 +90,15 @@ class IQAModel(nn.Module):
         return results
 
     def score(
-        self, x: ImageLike | Sequence[ImageLike], batch_size: int = 16
+        self, x: ImageLike | Sequence[ImageLike], batch_size: int = 16, exact_decode: bool = False
     ) -> float | list[float]:
         """Quality score(s) of an image or images.
 
         ``x`` is a path, a PIL image, a uint8 H×W×3 RGB array, a float 3×H×W tensor in [0, 1]
         (one image: returns a float), or a list of those / a float B×3×H×W tensor (returns a
         list of floats). Unreadable files raise :class:`rankiqa.imageio.ImageReadError`.
+        JPEG files decode as in ``rankiqa score`` (reduced scale where the protocol downsizes
+        anyway), so both give the same score; ``exact_decode=True`` is ``--exact-decode``.
         """
         if isinstance(x, torch.Tensor) and x.dim() == 4:
             items: Sequence[ImageLike] = list(x)
@@ -96,7 +110,8 @@ class IQAModel(nn.Module):
         scores: list[float] = []
         for start in range(0, len(items), max(1, batch_size)):
             chunk = items[start : start + batch_size]
-            scores.extend(self.score_views([self.views(item) for item in chunk]))
+            views = [self.views(item, exact_decode=exact_decode) for item in chunk]
+            scores.extend(self.score_views(views))
         return scores[0] if single else scores
 
 
@@ -106,14 +121,18 @@ def _device_of(module: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _as_chw(image: ImageLike, max_pixels: int | None = None) -> torch.Tensor:
-    """Any supported image kind -> float 3×H×W tensor in [0, 1] on the CPU."""
+def _as_chw(
+    image: ImageLike, max_pixels: int | None = None, draft_size: int | None = None
+) -> torch.Tensor:
+    """Any supported image kind -> float 3×H×W tensor in [0, 1] on the CPU (``draft_size``:
+    see :func:`rankiqa.imageio.read_image`)."""
     from PIL import Image
 
     from rankiqa.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
 
     if isinstance(image, (str, os.PathLike)):
-        return to_float_tensor(read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS))
+        pixels = max_pixels or DEFAULT_MAX_PIXELS
+        return to_float_tensor(read_image(image, max_pixels=pixels, draft_size=draft_size))
     if isinstance(image, Image.Image):
         return to_float_tensor(to_rgb8(image))
     if isinstance(image, np.ndarray):

@@ -17,22 +17,64 @@ RESUMABLE = ("csv", "jsonl")
 CSV_HEADER = ["path", "score", "error"]
 
 
+#: decimals of a score in every format (csv, json, jsonl, table)
+DECIMALS = 4
+#: table columns besides path and error: two gaps and the 9-character score
+_TABLE_FIXED = 2 + 9 + 2
+#: room kept for the error column when the table must fit a terminal
+_MIN_ERROR_ROOM = 24
+
+
 def _score_text(score: float | None) -> str:
-    return "" if score is None else f"{score:.4f}"
+    return "" if score is None else f"{score:.{DECIMALS}f}"
+
+
+def shorten_middle(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut to ``width`` characters by replacing its middle with ``ellipsis``.
+
+    The end (a file's name) is kept longer than the start.
+
+    >>> shorten_middle("/home/user/pictures/holiday/beach.jpg", 24)
+    '/home/use…day/beach.jpg'
+    """
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[-width:]
+    keep = width - len(ellipsis)
+    head = keep * 2 // 5
+    return text[:head] + ellipsis + text[len(text) - (keep - head) :]
 
 
 def _json_row(row: ScoredImage) -> str:
-    score = None if row.score is None else round(row.score, 6)
+    score = None if row.score is None else round(row.score, DECIMALS)
     return json.dumps({"path": row.path, "score": score, "error": row.error}, ensure_ascii=False)
 
 
 class RowWriter:
-    """Writes rows to a text stream in one of :data:`FORMATS`, flushing after every row."""
+    """Writes rows to a text stream in one of :data:`FORMATS`, flushing after every row.
 
-    def __init__(self, stream: IO[str], fmt: str, path_width: int = 0, header: bool = True):
+    ``path_width`` pads the table's path column; with ``max_width`` (a terminal's columns)
+    every table row fits in it: long paths are shortened in the middle and long errors cut,
+    both marked with ``…`` (csv and json always hold the full text).
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        fmt: str,
+        path_width: int = 0,
+        header: bool = True,
+        max_width: int | None = None,
+    ):
         if fmt not in FORMATS:
             raise UserError(f"--format: choose from {', '.join(FORMATS)}, got {fmt!r}")
         self.stream, self.fmt, self.count = stream, fmt, 0
+        self.max_width = max_width
+        self.ellipsis = _ellipsis_for(stream)
+        if max_width is not None:
+            room = max(10, max_width - _TABLE_FIXED - _MIN_ERROR_ROOM)
+            path_width = min(path_width, room)
         self.path_width = max(4, path_width)
         if fmt == "csv":
             self._csv = csv.writer(stream, lineterminator="\n")
@@ -53,7 +95,15 @@ class RowWriter:
             self.stream.write(("\n" if self.count == 0 else ",\n") + "  " + _json_row(row))
         else:
             score = _score_text(row.score) or "-"
-            line = f"{row.path:<{self.path_width}}  {score:>9}  {row.error}".rstrip()
+            path, error = row.path, row.error
+            if self.max_width is not None:
+                path = shorten_middle(path, self.path_width, self.ellipsis)
+                room = max(0, self.max_width - self.path_width - _TABLE_FIXED)
+                if len(error) > room:
+                    error = error[: max(0, room - len(self.ellipsis))] + self.ellipsis
+            line = f"{path:<{self.path_width}}  {score:>9}  {error}".rstrip()
+            if self.max_width is not None:
+                line = line[: self.max_width]
             self.stream.write(line + "\n")
         self.count += 1
         self.stream.flush()
@@ -62,6 +112,15 @@ class RowWriter:
         if self.fmt == "json":
             self.stream.write("\n]\n" if self.count else "]\n")
         self.stream.flush()
+
+
+def _ellipsis_for(stream: IO[str]) -> str:
+    """``…`` where the stream's encoding has it, else ``...``."""
+    try:
+        "…".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return "..."
+    return "…"
 
 
 def _complete_text(path: Path) -> str:

@@ -127,12 +127,27 @@ def _pypi_weights_file(name: str) -> Path:
 
 
 def _load_torchvision_imagenet(backbone: nn.Module, name: str) -> None:
-    """Download torchvision's ImageNet weights (needs network access, cached by torch.hub)."""
+    """Download torchvision's ImageNet weights (needs network access, cached by torch.hub).
+
+    Offline (or on any download failure) raises one :class:`UserError` naming the local-file
+    alternative (``--backbone-weights PATH``) and the file to fetch.
+    """
+    import sys
+
     import torchvision.models as tvm
 
     enum_name, member = BACKBONES[name].torchvision_weights.split(".")
     weights = getattr(tvm, enum_name)[member]
-    state = weights.get_state_dict(progress=True)
+    try:
+        state = weights.get_state_dict(progress=sys.stderr.isatty())
+    except (OSError, RuntimeError, ValueError) as exc:  # URLError is an OSError
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(
+            f"cannot download the ImageNet weights of {name} ({reason}); on a machine without "
+            f"network access fetch {weights.url} elsewhere and pass it with "
+            "--backbone-weights PATH (a local state-dict file), or copy it into the torch hub "
+            "cache (~/.cache/torch/hub/checkpoints)"
+        ) from None
     own = backbone.state_dict()
     mapped = {k.removeprefix("features."): v for k, v in state.items()}
     backbone.load_state_dict({k: v for k, v in mapped.items() if k in own})

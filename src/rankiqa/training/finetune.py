@@ -3,7 +3,9 @@
 The network regresses the dataset's scores rescaled to 0–100, higher = better (contract 3), so
 a fine-tuned network's output is the quality score. Training takes random ``crop_size`` crops
 of images resized so that their shorter side is ``resize`` (contract 4); validation pools
-``val_crops`` views per test image of the split. Every per-iteration random choice (which
+``val_crops`` views per image of the validation part (the split's official one, else
+``val_fraction`` of the training part), which alone chooses ``best.pt``; the test part is
+evaluated once, at the end, with ``best.pt``. Every per-iteration random choice (which
 images, where the crops go, dropout) derives from (seed, iteration), so ``resume`` continues a
 run exactly as if it had not been interrupted.
 
@@ -38,7 +40,7 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
-from rankiqa.data.splits import Split, choose_splits, random_splits, save_splits
+from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
@@ -74,6 +76,9 @@ class FinetuneConfig:
     official_split: bool = False
     all_images: bool = False  #: train on every image (no held-out part, no validation)
     test_fraction: float = 0.2
+    #: share of the training part held out for model selection (when the split has no
+    #: official validation part); 0: none, best.pt is the last step
+    val_fraction: float = 0.2
     loss: str = "euclidean"
     optimizer: str = "sgd"
     lr: float | None = None  #: ``None``: 1e-5 (TID2013/2008, others), 1e-6 (LIVE)
@@ -93,7 +98,7 @@ class FinetuneConfig:
     workers: int = 2
     cache: bool = True
     seed: int = 0
-    resume: bool = False
+    resume: bool | str = False  #: True: continue; "auto": continue if the run exists
     device: str | None = None
     progress: bool = True
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -124,21 +129,39 @@ def last_linear(model: nn.Module) -> nn.Linear:
     return linears[-1]
 
 
+def _with_validation(config: FinetuneConfig, table, split: Split) -> Split:
+    """``split`` with a validation part for model selection: its own (official) one if it has
+    one, else ``val_fraction`` of the training part; the test part is left untouched."""
+    if split.val or config.val_fraction == 0:
+        overlap = set(split.val) & (set(split.train) | set(split.test))
+        if overlap:
+            raise UserError(
+                f"the split's validation part shares {len(overlap)} images with train/test"
+            )
+        return split
+    train, val = carve_validation(table, split.train, config.val_fraction, config.seed)
+    return Split(train, split.test, index=split.index, seed=split.seed, val=val)
+
+
 def _choose_split(config: FinetuneConfig, table, out: Path) -> Split:
+    """The train / validation / test parts of this run (see :func:`_with_validation`)."""
     if sum(map(bool, (config.split_file, config.official_split, config.all_images))) > 1:
         raise UserError("give only one of --split-file, --official-split and --all-images")
     if config.all_images:
         return Split(train=tuple(range(len(table))), test=())
     chosen = choose_splits(table, config.split_file, config.split_index, config.official_split)
     if chosen:
-        return chosen[0]
-    split = random_splits(table, 1, config.test_fraction, config.seed)[0]
+        return _with_validation(config, table, chosen[0])
+    split = _with_validation(
+        config, table, random_splits(table, 1, config.test_fraction, config.seed)[0]
+    )
     save_splits(
         out / "split.json",
         table,
         [split],
         seed=config.seed,
         test_fraction=config.test_fraction,
+        val_fraction=config.val_fraction,
         by_reference=table.synthetic,
     )
     return split
@@ -232,7 +255,8 @@ def _config_from_checkpoint(config: FinetuneConfig, state: dict) -> FinetuneConf
 def validate(
     model, images: IQAImages, crops: str, crop_size: int, batch_size: int = 16
 ) -> dict[str, float]:
-    """SROCC/PLCC/... of the pooled predictions on ``images`` (the split's test part)."""
+    """SROCC/PLCC/... of the pooled predictions on ``images`` (the validation part while
+    training, the test part once at the end)."""
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -240,6 +264,25 @@ def validate(
     model.train(was_training)
     m = iqa_metrics(pred, images.table.targets)
     return {k: float(m[k]) for k in ("srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5")}
+
+
+def _test_best(
+    best_path: Path, test_images: IQAImages, crops: str, crop_size: int, device
+) -> dict[str, Any]:
+    """Metrics of ``best.pt`` on the test part (``{}`` when there is none)."""
+    if not len(test_images) or not best_path.is_file():
+        return {}
+    from rankiqa.models import model_from_config
+
+    state = load_checkpoint(best_path)
+    model = model_from_config(state["model_config"])
+    model.load_state_dict(state["model"])
+    model.to(device)
+    return {
+        "step": int(state["step"]),
+        "crops": crops,
+        **validate(model, test_images, crops, crop_size),
+    }
 
 
 def train_step(model, x, y, criterion, optimizer, scheduler, seed: int, step: int) -> float:
@@ -267,8 +310,13 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     state = runner.open_run(out, "finetune", config.resume)
     if state is not None:
         config = _config_from_checkpoint(config, state)
-    if config.iters < 1 or config.val_every < 1 or config.batch_size < 1:
-        raise UserError("--iters, --val-every and --batch-size must be positive")
+    for name in ("iters", "val_every", "log_every", "batch_size", "lr_step"):
+        if int(getattr(config, name)) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer")
+    if config.workers < 0:
+        raise UserError("--workers must be 0 (load in the main process) or more")
+    if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
+        raise UserError(f"--lr must be a finite number > 0, got {config.lr}")
     if config.head_init not in HEAD_INITS:
         raise UserError(f"--head-init: expected one of {', '.join(HEAD_INITS)}")
     criterion = loss_fn(config.loss)
@@ -279,7 +327,10 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     table = load_iqa_dataset(config.dataset, config.root, **config.dataset_options)
     if state is not None and "split" in state:
-        split = Split(tuple(state["split"]["train"]), tuple(state["split"]["test"]))
+        saved = state["split"]
+        split = Split(tuple(saved["train"]), tuple(saved["test"]), val=tuple(saved.get("val", ())))
+        if not split.val and not config.all_images:  # checkpoint of an older rankiqa
+            split = _with_validation(config, table, split)
     else:
         split = _choose_split(config, table, out)
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.dataset, 1e-5)
@@ -297,6 +348,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if config.cache:
         images.preload(workers=config.workers, progress=config.progress)
     train_images = subset_images(images, split.train)
+    val_images = subset_images(images, split.val)
     test_images = subset_images(images, split.test)
     head_info = (
         {"head": "resumed"}
@@ -319,10 +371,14 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         num_workers=0 if config.cache else config.workers,
         pin_memory=device.type == "cuda",
     )
-    log = runner.MetricsLog(out, resume_step=step if state else None)
+    log = runner.MetricsLog(
+        out,
+        resume_step=step if state else None,
+        columns=("loss", "lr", "srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5"),
+    )
     args = dataclasses.asdict(config)
     input_meta = {"resize": config.resize, "test_crops": test_crops, "crop_size": crop_size}
-    split_meta = {"train": list(split.train), "test": list(split.test)}
+    split_meta = {"train": list(split.train), "val": list(split.val), "test": list(split.test)}
     if state is None:
         runner.write_json(
             out / "run.json",
@@ -333,6 +389,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
                 "head_init": head_info,
                 "model_config": model.config,
                 "train_images": len(split.train),
+                "val_images": len(split.val),
                 "test_images": len(split.test),
                 "input": input_meta,
             },
@@ -354,7 +411,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             score={"offset": 0.0, "scale": 1.0},
         )
         save_checkpoint(ckpt_path, payload)
-        if (metrics and best.get("step") == step) or (not split.test and step == config.iters):
+        if (metrics and best.get("step") == step) or (not split.val and step == config.iters):
             save_checkpoint(out / "best.pt", payload)
 
     window: list[float] = []
@@ -371,8 +428,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     def validate_and_checkpoint(step: int) -> None:
         nonlocal best, last_val
-        if split.test:
-            last_val = validate(model, test_images, val_crops, crop_size)
+        if split.val:
+            last_val = validate(model, val_images, val_crops, crop_size)
             log.log(step, "val", **last_val)
             if not best or (math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]):
                 best = {"step": step, **last_val}
@@ -395,20 +452,24 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         progress_bar(config.progress, config.iters, step, "finetune"),
         postfix,
     )
+    test = _test_best(out / "best.pt", test_images, test_crops, crop_size, device)
     summary = {
         **timing,
         "lr": lr,
         "val_crops": val_crops,
         "val": last_val,
         "best": best,
+        "test": test,
         "run_dir": str(out),
         "train_images": len(split.train),
+        "val_images": len(split.val),
         "test_images": len(split.test),
         "note": (
-            "best.pt is selected on the test part of the split (as validation): optimistic; "
-            "checkpoint.pt (last step) is the unbiased one"
-            if split.test
-            else "trained on every image (--all-images): no validation; best.pt = the last step"
+            "best.pt is selected on the validation part; 'test' is best.pt on the test part, "
+            f"evaluated once at the end with the recorded pooling ({test_crops})"
+            if split.val
+            else "no validation part (--all-images or --val-fraction 0): best.pt = the last "
+            "step" + (f"; 'test' is it on the test part ({test_crops})" if split.test else "")
         ),
     }
     runner.write_json(out / "summary.json", summary)

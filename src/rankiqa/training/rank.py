@@ -72,7 +72,7 @@ class RankTrainConfig:
     log_every: int = 20
     workers: int = 2
     seed: int = 0
-    resume: bool = False
+    resume: bool | str = False  #: True: continue; "auto": continue if the run exists
     device: str | None = None
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -235,8 +235,13 @@ def _train(
     device = runner.resolve_device(config.device, dist.local_rank)
     if config.pairs not in ("reference", "group"):
         raise UserError(f"--pairs: expected reference or group, got {config.pairs!r}")
-    if config.iters < 1 or config.val_every < 1:
-        raise UserError("--iters and --val-every must be positive")
+    for name in ("iters", "val_every", "log_every", "lr_step"):
+        if int(getattr(config, name)) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer")
+    if config.workers < 0:
+        raise UserError("--workers must be 0 (load in the main process) or more")
+    if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
+        raise UserError(f"--lr must be a finite number > 0, got {config.lr}")
 
     ranked = read_ranked_set(config.data)
     train_refs, val_refs = split_references(ranked.references, config.val_fraction, config.seed)
@@ -277,7 +282,12 @@ def _train(
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    log = runner.MetricsLog(out, resume_step=step if state else None, enabled=dist.is_main)
+    log = runner.MetricsLog(
+        out,
+        resume_step=step if state else None,
+        enabled=dist.is_main,
+        columns=("loss", "pair_acc", "lr", "srcc", "hinge"),  # as in docs/ranking.md
+    )
     args = dataclasses.asdict(config)
     if dist.is_main:
         runner.write_json(

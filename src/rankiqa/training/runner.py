@@ -205,16 +205,22 @@ class MetricsLog:
         resume_step: when resuming, keep the existing rows up to this step (rows logged after
             the last checkpoint of a killed run are dropped); ``None`` starts a fresh file.
         enabled: ``False`` on non-main processes (nothing is written).
+        columns: metric columns in the order they take in the file (after ``step, split``);
+            metrics not listed are appended as they first appear.
     """
 
     def __init__(
-        self, run_dir: str | os.PathLike, resume_step: int | None = None, enabled: bool = True
+        self,
+        run_dir: str | os.PathLike,
+        resume_step: int | None = None,
+        enabled: bool = True,
+        columns: tuple[str, ...] = (),
     ):
         self.path = Path(run_dir) / "metrics.csv"
         self.plot_path = Path(run_dir) / "curves.png"
         self.enabled = enabled
         self.rows: list[dict[str, object]] = []
-        self.columns: list[str] = ["step", "split"]
+        self.columns: list[str] = ["step", "split", *columns]
         if not enabled:
             return
         Path(run_dir).mkdir(parents=True, exist_ok=True)
@@ -290,13 +296,16 @@ class MetricsLog:
         return self.plot_path
 
 
-def open_run(out: str | os.PathLike, kind: str, resume: bool) -> dict | None:
+def open_run(out: str | os.PathLike, kind: str, resume: bool | str) -> dict | None:
     """The checkpoint state to resume in run folder ``out``, or ``None`` for a fresh run.
 
-    Refuses (``UserError``) to resume a missing or other-``kind`` checkpoint, and to start a
-    fresh run over an existing one.
+    ``resume``: ``False`` (start; refused over an existing run), ``True`` (continue; refused
+    when there is no checkpoint) or ``"auto"`` (continue if there is a checkpoint, else start).
+    A checkpoint of another ``kind`` is always refused (``UserError``).
     """
     ckpt_path = Path(out) / "checkpoint.pt"
+    if resume == "auto":
+        resume = ckpt_path.exists()
     if resume:
         state = load_checkpoint(ckpt_path)
         if state.get("kind") != kind:
@@ -304,7 +313,7 @@ def open_run(out: str | os.PathLike, kind: str, resume: bool) -> dict | None:
         return state
     if ckpt_path.exists():
         raise UserError(
-            f"--out {out}: already holds a run (checkpoint.pt); pass --resume to continue it "
-            "or choose another folder"
+            f"--out {out}: already holds a run (checkpoint.pt); pass --resume (or --resume auto) "
+            "to continue it, or choose another folder"
         )
     return None
