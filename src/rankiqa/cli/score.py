@@ -92,6 +92,19 @@ def add_parser(subparsers) -> None:
         "model downsizes the image anyway, as in the Python API; exact_decode=True there)",
     )
     add_device_option(parser)
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine; ray: a Ray actor pool (pip install 'rankiqa[ray]'; "
+        "see docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else local)"
+    )
+    parser.add_argument(
+        "--num-actors", type=positive_int, default=None, help="Ray scoring actors (one per CPU)"
+    )
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
 
@@ -157,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
         workers = min(2, os.cpu_count() or 1) if len(todo) >= AUTO_WORKERS_MIN_IMAGES else 0
     else:
         workers = min(args.workers, max(0, len(todo) - 1))
+    if args.engine == "ray" and todo:  # same rows, order and writer; scored by Ray actors
+        from rankiqa.integrations.ray import ray_engine
+
+        iter_scores = ray_engine(args.address, args.num_actors)  # noqa: F811
+    elif args.engine == "local" and (args.address or args.num_actors):
+        raise UserError("--address and --num-actors need --engine ray")
 
     to_stdout = not args.output
     if args.output:

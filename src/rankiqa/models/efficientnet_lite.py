@@ -35,27 +35,24 @@ BN_MOMENTUM = 0.01
 
 
 class Conv2dSame(nn.Conv2d):
-    """``nn.Conv2d`` with TensorFlow's "SAME" padding (asymmetric for stride 2).
+    """``nn.Conv2d`` with TensorFlow's "SAME" padding, as a constant pad.
 
-    Pads are computed from the input size, so any size gives TF's result; for even sizes
-    (every size that is a multiple of 32 at the input) they are the constant
-    ``(k - 2) // 2`` before and ``k - 1 - (k - 2) // 2 - 1`` after.
+    Stride 1: ``k // 2`` on every side. Stride 2: ``(k - 2) // 2`` before and the rest of
+    ``k - 2`` after, which is TensorFlow's padding for even input sizes (every size that is a
+    multiple of 32 at the network input). The pads do not depend on the input size, so eager
+    PyTorch and an exported ONNX graph with dynamic sizes compute the same thing for any size.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1):
-        # stride 1, odd kernel: SAME is symmetric, the convolution pads by itself
         padding = kernel // 2 if stride == 1 else 0
         super().__init__(in_ch, out_ch, kernel, stride, padding, groups=groups, bias=False)
+        total = max(kernel - stride, 0)
+        self.same_pad = (total // 2, total - total // 2) * 2 if stride > 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = self.kernel_size[0], self.stride[0]
-        if s == 1:
-            return super().forward(x)
-        pads = []
-        for size in (x.shape[-1], x.shape[-2]):
-            total = max((-(-int(size) // s) - 1) * s + k - int(size), 0)
-            pads += [total // 2, total - total // 2]
-        return F.conv2d(F.pad(x, pads), self.weight, None, self.stride, 0, 1, self.groups)
+        if self.same_pad is not None:
+            x = F.pad(x, self.same_pad)
+        return super().forward(x)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
