@@ -116,31 +116,6 @@ def parse_pooling(value: str | int, option: str = "--crops") -> str:
     return text
 
 
-def parse_resize(value: str | int | None, option: str | None = "--resize") -> int | None:
-    """A resize option: a positive shorter side, or ``none``/``native``/``null`` (→ ``None``).
-
-    A bad value is a :class:`UserError` naming ``option`` (no prefix when ``option`` is None).
-
-    Examples
-    --------
-    >>> parse_resize("320"), parse_resize("none"), parse_resize(None)
-    (320, None, None)
-    >>> parse_resize("0", "--input-resize")
-    Traceback (most recent call last):
-    ...
-    rankiqa.core.errors.UserError: --input-resize: expected a positive integer or 'none', got '0'
-    """
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text in ("none", "native", "null"):
-        return None
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    message = f"expected a positive integer or 'none', got {str(value)!r}"
-    raise UserError(f"{option}: {message}" if option else message)
-
-
 def to_float_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 H×W×3 RGB array -> float 3×H×W tensor in [0, 1]."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
