@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "score": "score",
     "export": "export",
+    "map": "map",
+    "report": "report",
 }
 
 

@@ -93,6 +93,13 @@ def add_parser(subparsers) -> None:
     )
     add_device_option(parser)
     parser.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "onnx"),
+        default="auto",
+        help="what runs the network: auto (ONNX Runtime for the packaged EfficientNet model on "
+        "a CPU, 3-8x faster; PyTorch otherwise), torch or onnx",
+    )
+    parser.add_argument(
         "--engine",
         choices=("local", "ray"),
         default="local",
@@ -155,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         paths = select_shard(paths, *args.shard)
         keep = set(select_shard(list(bad), *args.shard))
         bad = {p: e for p, e in bad.items() if p in keep}
-    model = load_model(args.model, device=str(resolve_device(args.device)))
+    model = load_model(args.model, device=str(resolve_device(args.device)), runtime=args.runtime)
 
     done: set[str] = set()
     has_header = False

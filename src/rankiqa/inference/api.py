@@ -51,7 +51,9 @@ def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
 
 
 def load_model(
-    name_or_path: str | os.PathLike | None = None, device: str | None = None
+    name_or_path: str | os.PathLike | None = None,
+    device: str | None = None,
+    runtime: str = "auto",
 ) -> IQAModel:
     """Load a quality model, ready to score, in eval mode.
 
@@ -63,6 +65,10 @@ def load_model(
         checkpoint (``.pt``/``.pth`` from ``train-rank`` or ``finetune``).
     device
         ``cpu``, ``cuda``, ... (default: where it is loaded, the CPU).
+    runtime
+        What runs the network in ``model.score``: ``auto``, ``torch`` or ``onnx`` (see
+        :func:`rankiqa.inference.onnx_runtime.select_runtime`); ``model(x)`` is always the
+        differentiable PyTorch module.
 
     Returns
     -------
@@ -88,7 +94,10 @@ def load_model(
         model = load_model_file(path)
     if device is not None:
         model = model.to(device)
-    return model.eval()
+    from rankiqa.inference.onnx_runtime import select_runtime
+
+    select_runtime(model.eval(), runtime)
+    return model
 
 
 def load_model_file(path: str | os.PathLike) -> IQAModel:

@@ -40,6 +40,18 @@ class IQAModel(nn.Module):
         self.offset = float(score.get("offset", 0.0))
         self.scale = float(score.get("scale", 1.0))
         self.protocol = InputProtocol.from_dict(metadata.get("input", {}))
+        #: optional faster scoring engine (see :mod:`rankiqa.inference.onnx_runtime`)
+        self.runtime: Any = None
+
+    @property
+    def runtime_name(self) -> str:
+        """``"onnxruntime"`` when :meth:`score_views` runs through ONNX Runtime, else ``"torch"``."""
+        return "torch" if self.runtime is None else "onnxruntime"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["runtime"] = None  # an ONNX Runtime session is not picklable; re-attach after
+        return state
 
     @property
     def config(self) -> dict[str, Any]:
@@ -79,9 +91,12 @@ class IQAModel(nn.Module):
         results: list[float] = [0.0] * len(views)
         with torch.inference_mode():
             for indices in groups.values():
-                batch = torch.cat([views[i] for i in indices]).to(device)
-                batch = batch.contiguous(memory_format=torch.channels_last)
-                out = self(batch).float().cpu()
+                batch = torch.cat([views[i] for i in indices])
+                if self.runtime is not None:
+                    out = self.runtime(batch).float()
+                else:
+                    batch = batch.to(device).contiguous(memory_format=torch.channels_last)
+                    out = self(batch).float().cpu()
                 start = 0
                 for i in indices:
                     n = views[i].shape[0]
@@ -113,6 +128,29 @@ class IQAModel(nn.Module):
             views = [self.views(item, exact_decode=exact_decode) for item in chunk]
             scores.extend(self.score_views(views))
         return scores[0] if single else scores
+
+    def quality_map(
+        self, image: ImageLike, region: int | None = None, overlap: int | None = None
+    ) -> np.ndarray:
+        """Local quality of one image: a rows × cols float32 array on the score scale.
+
+        One forward pass over the whole image (resized as for scoring, not cropped); the head is
+        applied to overlapping square regions of ``region`` pixels at that resolution (default:
+        a third of the shorter side), moving by ``region / overlap`` (default a quarter of a
+        region). See :func:`rankiqa.inference.quality_map.quality_map` for the details
+        (region size in original pixels, the whole-image score of the same pass).
+
+        Examples
+        --------
+        >>> from rankiqa.inference.export import untrained_model
+        >>> model = untrained_model("shallow", head="stats")
+        >>> model.quality_map(np.zeros((240, 320, 3), np.uint8)).ndim
+        2
+        """
+        from rankiqa.inference.quality_map import DEFAULT_OVERLAP, quality_map
+
+        overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        return quality_map(self, image, region=region, overlap=overlap).values
 
 
 def _device_of(module: nn.Module) -> torch.device:

@@ -78,6 +78,10 @@ class ScoreBatches:
 
         # the reference is wrapped in a list so that Ray hands it over instead of the model
         self.model = ray.get(model_ref[0]).to(device).eval()
+        from rankiqa.inference.onnx_runtime import select_runtime
+
+        # an ONNX Runtime session does not travel through the object store: attach one here
+        select_runtime(self.model, "auto", threads=1)
         self.path_column, self.max_pixels, self.draft = path_column, max_pixels, draft
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

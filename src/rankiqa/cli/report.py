@@ -1,0 +1,89 @@
+"""``rankiqa report``: one self-contained HTML page to browse images by quality."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rankiqa.cli.argtypes import positive_int
+
+DESCRIPTION = """\
+Write one HTML file that shows images sorted by quality score, with the score histogram,
+a score-range filter and pages of thumbnails; it opens in any browser, offline.
+Thumbnails are embedded (small JPEGs) or, with --link, loaded from the image files relative
+to the page. --from reuses a scores CSV of 'rankiqa score' (path,score,error) instead of
+scoring again; PATHs not in it are scored. --maps adds each image's quality map (hover or
+click a thumbnail). Files that cannot be read are listed on the page; the exit code is then 1.
+The page is written atomically."""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="a browsable HTML page of images sorted by quality",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders, globs")
+    parser.add_argument("--output", "-o", required=True, help="the .html file to write")
+    parser.add_argument(
+        "--from",
+        dest="scores",
+        default=None,
+        metavar="SCORES.csv",
+        help="scores CSV from 'rankiqa score -o scores.csv' (no re-scoring)",
+    )
+    parser.add_argument("--maps", action="store_true", help="add per-region quality maps")
+    parser.add_argument(
+        "--link", action="store_true", help="link the image files (relative) instead of embedding"
+    )
+    parser.add_argument("--worst-first", action="store_true", help="open sorted worst first")
+    parser.add_argument("--title", default=None, help="page title")
+    parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    parser.add_argument(
+        "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
+    )
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rankiqa.errors import UserError
+    from rankiqa.inference.inputs import expand_inputs
+    from rankiqa.inference.runtime import configure_cpu
+    from rankiqa.report.html import make_report, read_scores_csv
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"--output {output}: must be an .html file")
+    if not args.paths and not args.scores:
+        raise UserError("give image PATHs or --from scores.csv")
+    configure_cpu(args.threads)
+    paths = expand_inputs(args.paths, recursive=args.recursive) if args.paths else []
+    known = {row.path for row in read_scores_csv(args.scores)} if args.scores else set()
+    model = None
+    if args.maps or any(p not in known for p in paths):
+        from rankiqa.inference.api import load_model
+
+        model = load_model(args.model, device=args.device)
+    total = len(known | set(paths))
+    progress = tqdm(total=total, unit="img", disable=not sys.stderr.isatty(), file=sys.stderr)
+    rows = make_report(
+        output,
+        paths,
+        model=model,
+        scores_csv=args.scores,
+        maps=args.maps,
+        link=args.link,
+        worst_first=args.worst_first,
+        title=args.title,
+        progress=lambda _row: progress.update(),
+    )
+    progress.close()
+    failed = sum(row.score is None for row in rows)
+    print(f"wrote {output}: {len(rows) - failed} images" + (f", {failed} errors" if failed else ""))
+    return 1 if failed else 0

@@ -1,0 +1,278 @@
+"""Per-region quality maps: the model's head applied to local windows of one forward pass.
+
+The image is prepared as for scoring (the model's ``resize`` and small-image upscaling, but the
+whole image, no crop) and run through the backbone once. The head's pooling is then done over
+square *regions* of the image instead of the whole of it:
+
+* ``stats`` head: per-channel mean and standard deviation of every tapped stage, per region;
+* ``compact`` head: per-channel mean and maximum of the last feature map, per region;
+* ``paper`` head: the fixed ``grid``×``grid`` pooling of a region (its fc layers see a region as
+  they saw a training crop).
+
+Regions are ``region`` pixels square at the model's input resolution and overlap: they move by
+``region / overlap`` pixels. Their moments are computed exactly from ``overlap``×``overlap``
+sub-cells of adaptive average (or max) pooling, so all tapped stages pool the same part of the
+image whatever their stride. Each region then gets the head's fully connected part: the map
+costs one forward pass plus a few hundred tiny MLP evaluations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rankiqa.errors import UserError
+from rankiqa.inference.preprocess import prepare_image
+from rankiqa.models.backbones import BACKBONES, feature_taps
+from rankiqa.models.heads import CompactHead, PaperHead, StatsHead
+
+#: default overlap: regions move by a quarter of their size
+DEFAULT_OVERLAP = 4
+#: default region side as a fraction of the shorter side of the prepared image
+DEFAULT_REGION_FRACTION = 1 / 3
+
+
+@dataclass(frozen=True)
+class QualityMap:
+    """A quality map and how it was made.
+
+    Attributes
+    ----------
+    values
+        float32 rows × cols array, one quality value per region (the model's score scale).
+    score
+        the head applied to the whole prepared image in the same forward pass (equal to
+        ``model.score`` for models whose input protocol is ``full``).
+    region
+        side of a region in pixels of the original image.
+    stride
+        distance between neighbouring region centres in pixels of the original image.
+    image_size
+        (height, width) of the original image.
+    """
+
+    values: np.ndarray
+    score: float
+    region: float
+    stride: float
+    image_size: tuple[int, int]
+
+    @property
+    def pooled(self) -> float:
+        """The mean of the map (compare with :attr:`score`)."""
+        return float(np.mean(self.values))
+
+
+def default_region(height: int, width: int) -> int:
+    """Default region side for a prepared H×W image: a third of its shorter side (>= 32 px)."""
+    return max(32, int(round(min(height, width) * DEFAULT_REGION_FRACTION)))
+
+
+def _cells(height: int, width: int, region: float, overlap: int) -> tuple[int, int]:
+    """Number of sub-cells per axis so that ``overlap`` of them span about ``region`` pixels."""
+    cell = region / overlap
+    rows = max(overlap, int(round(height / cell)))
+    cols = max(overlap, int(round(width / cell)))
+    return rows, cols
+
+
+def _window_mean(x: torch.Tensor, cells: tuple[int, int], overlap: int) -> torch.Tensor:
+    """Mean of ``x`` (N×C×h×w) over windows of ``overlap``² sub-cells, stride one sub-cell."""
+    sub = F.adaptive_avg_pool2d(x, cells)
+    return F.avg_pool2d(sub, overlap, stride=1)
+
+
+def _window_max(x: torch.Tensor, cells: tuple[int, int], overlap: int) -> torch.Tensor:
+    sub = F.adaptive_max_pool2d(x, cells)
+    return F.max_pool2d(sub, overlap, stride=1)
+
+
+def _per_region(head_fc: torch.nn.Module, pooled: torch.Tensor) -> torch.Tensor:
+    """Apply a head's MLP to N×F×r×c region features: N×r×c outputs."""
+    n, width, rows, cols = pooled.shape
+    flat = pooled.permute(0, 2, 3, 1).reshape(-1, width)
+    return head_fc(flat).reshape(n, rows, cols)
+
+
+def _stats_map(
+    head: StatsHead, taps: list[torch.Tensor], cells: tuple[int, int], overlap: int
+) -> torch.Tensor:
+    pooled = []
+    for f in taps:
+        # sample std over the region as torch.std (Bessel), from the exact first two moments
+        count = (f.shape[2] * f.shape[3]) * (overlap * overlap) / (cells[0] * cells[1])
+        mean = _window_mean(f, cells, overlap)
+        square = _window_mean(f * f, cells, overlap)
+        var = (square - mean * mean).clamp_(min=0.0)
+        if count > 1:
+            var = var * (count / (count - 1))
+        pooled += [mean, var.sqrt()]
+    features = torch.cat(pooled, dim=1)
+    return _per_region(torch.nn.Sequential(head.norm, head.fc), features)
+
+
+def _compact_map(
+    head: CompactHead, features: torch.Tensor, cells: tuple[int, int], overlap: int
+) -> torch.Tensor:
+    pooled = torch.cat(
+        [_window_mean(features, cells, overlap), _window_max(features, cells, overlap)], dim=1
+    )
+    return _per_region(head.fc, pooled)
+
+
+def _paper_map(
+    head: PaperHead, features: torch.Tensor, height: int, width: int, region: float
+) -> torch.Tensor:
+    grid = int(head.pool.output_size if isinstance(head.pool.output_size, int) else 1)
+    cell = region / grid
+    cells = (max(grid, int(round(height / cell))), max(grid, int(round(width / cell))))
+    sub = F.adaptive_avg_pool2d(features, cells)  # N×C×R×S
+    n, channels = sub.shape[:2]
+    windows = F.unfold(sub, grid)  # N×(C·g·g)×L, channel-major like flatten(pool(f))
+    rows, cols = cells[0] - grid + 1, cells[1] - grid + 1
+    flat = windows.transpose(1, 2).reshape(-1, channels * grid * grid)
+    return head.fc(flat).reshape(n, rows, cols)
+
+
+def region_scores(
+    net: torch.nn.Module, x: torch.Tensor, region: float, overlap: int = DEFAULT_OVERLAP
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw head outputs per region and for the whole image, from one backbone pass.
+
+    Parameters
+    ----------
+    net
+        a :class:`rankiqa.models.QualityNet`.
+    x
+        N×3×H×W float images in [0, 1].
+    region
+        region side in pixels of ``x``.
+    overlap
+        regions move by ``region / overlap`` pixels.
+
+    Returns
+    -------
+    (maps, scores)
+        N×rows×cols region outputs and the N whole-image outputs (before the model's
+        score scale and offset).
+    """
+    if overlap < 1:
+        raise UserError(f"overlap must be >= 1, got {overlap}")
+    height, width = x.shape[-2:]
+    region = float(min(region, height, width))
+    head = net.head
+    normed = (x - net.mean) / net.std
+    if isinstance(head, StatsHead):
+        taps = feature_taps(net.backbone, normed, tuple(BACKBONES[net.config["backbone"]].taps))
+        cells = _cells(height, width, region, overlap)
+        return _stats_map(head, taps, cells, overlap), head(taps)
+    features = net.backbone(normed)
+    if isinstance(head, CompactHead):
+        cells = _cells(height, width, region, overlap)
+        return _compact_map(head, features, cells, overlap), head(features)
+    if isinstance(head, PaperHead):
+        return _paper_map(head, features, height, width, region), head(features)
+    raise UserError(f"quality maps are not supported for the {type(head).__name__} head")
+
+
+def quality_map(
+    model: Any,
+    image: Any,
+    region: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    max_pixels: int | None = None,
+) -> QualityMap:
+    """Local quality of an image: one value per overlapping square region (higher = better).
+
+    Parameters
+    ----------
+    model
+        an :class:`rankiqa.inference.IQAModel`.
+    image
+        a path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1].
+    region
+        region side in pixels at the model's input resolution (the image after the model's
+        resize); default :func:`default_region`: a third of the shorter side (107 px for the
+        default model, which resizes the shorter side to 320).
+    overlap
+        regions move by ``region / overlap`` pixels (default 4: a quarter of a region).
+    max_pixels
+        decompression-bomb limit for paths.
+
+    Returns
+    -------
+    QualityMap
+        ``values`` has about ``overlap * H / region - 1`` rows and the same for columns.
+
+    Examples
+    --------
+    >>> from rankiqa.inference.export import untrained_model
+    >>> import numpy as np
+    >>> model = untrained_model("shallow", head="stats")
+    >>> qmap = quality_map(model, np.zeros((240, 320, 3), np.uint8), region=120, overlap=2)
+    >>> qmap.values.shape
+    (3, 4)
+    """
+    from rankiqa.inference.model import _as_chw, _device_of
+
+    chw = _as_chw(image, max_pixels)
+    full_size = (int(chw.shape[1]), int(chw.shape[2]))
+    prepared = prepare_image(chw, model.protocol)
+    if region is None:
+        region = default_region(int(prepared.shape[1]), int(prepared.shape[2]))
+    region_px = float(region)
+    if region_px < 8:
+        raise UserError(f"region must be at least 8 pixels, got {region}")
+    model.eval()
+    with torch.inference_mode():
+        batch = prepared.unsqueeze(0).to(_device_of(model))
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        maps, whole = region_scores(model.net, batch, region_px, overlap)
+    values = (maps[0].float().cpu() * model.scale + model.offset).numpy().astype(np.float32)
+    bounds = score_range(model)
+    if bounds is not None:
+        np.clip(values, *bounds, out=values)
+    height, width = int(prepared.shape[1]), int(prepared.shape[2])
+    scale = full_size[0] / height
+    region_px = min(region_px, height, width)
+    cols = values.shape[1]
+    stride_px = (width - region_px) / (cols - 1) if cols > 1 else region_px
+    return QualityMap(
+        values=values,
+        score=float(whole[0]) * model.scale + model.offset,
+        region=region_px * scale,
+        stride=stride_px * scale,
+        image_size=full_size,
+    )
+
+
+def score_range(model: Any) -> tuple[float, float] | None:
+    """The model's documented score range (default 0-100); ``None`` for an arbitrary scale
+    (ranking-only models)."""
+    meta = model.metadata.get("score") or {}
+    bounds = meta.get("range", (0.0, 100.0))
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        return None
+    return (low, high) if low < high else None
+
+
+def expected_grid(height: int, width: int, region: float, overlap: int = DEFAULT_OVERLAP):
+    """(rows, cols) of the map of an H×W prepared image for ``stats``/``compact`` heads."""
+    rows, cols = _cells(height, width, min(region, height, width), overlap)
+    return rows - overlap + 1, cols - overlap + 1
+
+
+__all__ = [
+    "QualityMap",
+    "default_region",
+    "expected_grid",
+    "quality_map",
+    "region_scores",
+    "score_range",
+]
