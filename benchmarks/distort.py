@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from rankiqa.core.imageio import find_images, read_image
 from rankiqa.distortions import PRESETS
 from rankiqa.distortions.generate import generate_ranked_set, level_rng
-from rankiqa.imageio import find_images, read_image
 
 WIDTH, HEIGHT = 512, 384
 

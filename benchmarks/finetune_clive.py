@@ -35,9 +35,9 @@ import time
 import numpy as np
 import torch
 
+from rankiqa.core.preprocess import parse_pooling
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
-from rankiqa.data.iqa.transforms import normalise_pooling
 from rankiqa.data.splits import random_splits
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import json_safe, predict
@@ -97,7 +97,7 @@ def log(msg: str) -> None:
 
 def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     start = time.perf_counter()
-    head = init_head(model, "calibrate", mode, train_images, args.crop_size, args.device)
+    head = init_head(model, "calibrate", mode, train_images, args.crop_size)
     model.train()
     optimizer = runner.build_optimizer(
         model, args.optimizer, args.lr, 0.9, args.weight_decay, args.head_lr_mult
@@ -133,7 +133,7 @@ def evaluate(model, images, args) -> dict:
 
 def main() -> None:
     args = parse_args()
-    args.test_crops = normalise_pooling(args.test_crops)
+    args.test_crops = parse_pooling(args.test_crops, "--test-crops")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.device = runner.resolve_device(args.device)

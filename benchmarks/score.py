@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rankiqa.imageio import read_image
+from rankiqa.core.imageio import read_image
+from rankiqa.core.preprocess import decode_size_hint, image_views, to_float_tensor
 from rankiqa.inference import load_model
 from rankiqa.inference.api import packaged_models_dir
 from rankiqa.inference.batch import iter_scores
 from rankiqa.inference.export import untrained_model
 from rankiqa.inference.model import IQAModel
-from rankiqa.inference.preprocess import decode_size_hint, image_views, to_float_tensor
 from rankiqa.inference.runtime import tune_malloc
 
 THREADS = 2

@@ -219,3 +219,23 @@ def test_predict_reproducible_random_crops(tmp_path):
     b = predict(net, images, "crops:4", 64)
     c = predict(net, images, "crops:4", 64, seed=1)
     assert a.shape == (4,) and np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_evaluate_model_is_the_cli_report(tmp_path, tiny_checkpoint, capsys):
+    """The library function gives the numbers of ``rankiqa evaluate`` (same protocol)."""
+    from rankiqa.data.splits import choose_splits
+    from rankiqa.evaluation.protocol import evaluate_model
+
+    csv = make_csv_dataset(tmp_path)
+    table = load_iqa_dataset("csv", csv)
+    args = ["evaluate", "--model", str(tiny_checkpoint), "--dataset", "csv", "--root", str(csv)]
+    assert main([*args, "--json", "--no-progress", "--crops", "center", "--no-per-type"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    report = evaluate_model(
+        str(tiny_checkpoint), table, choose_splits(table), test_crops="center", per_type=False
+    )
+    assert report["predictions"]["prediction"] == pytest.approx(cli["predictions"]["prediction"])
+    assert report["pooling"] == cli["pooling"] == {"test_crops": "center", "crop_size": 64, "resize": 80}
+    assert "per_type" not in report["splits"][0] and report["model"] == str(tiny_checkpoint)
+    native = evaluate_model(str(tiny_checkpoint), table, resize=None, test_crops="4")
+    assert native["pooling"] == {"test_crops": "crops:4", "crop_size": 64, "resize": None}

@@ -73,11 +73,16 @@ def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) 
     out = tmp_path / "mine.safetensors"
     args = ["export", str(ckpt), "--format", "rankiqa", str(out), "--input-resize", "256"]
     args += ["--test-crops", "center", "--crop-size", "192", "--name", "mine"]
+    args += ["--licence", "CC-BY-4.0"]
     args += ["--metric", "clive_val_srocc=0.81", "--training-json", str(tmp_path / "recipe.json")]
     assert main(args) == 0
     metadata = read_metadata(out)
     assert metadata["input"] == {"resize": 256, "test_crops": "center", "crop_size": 192}
     assert metadata["name"] == "mine"
+    assert metadata["licence"] == "CC-BY-4.0"
+    from rankiqa.inference.registry import get_model_weights
+
+    assert get_model_weights(out).meta["licence"] == "CC-BY-4.0"
     assert metadata["metrics"]["clive_val_srocc"] == 0.81
     assert (
         metadata["training"]["data"] == "clive-dev" and metadata["training"]["kind"] == "finetune"
@@ -98,3 +103,63 @@ def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) 
 def test_export_errors(tmp_path: Path, capsys, args, message) -> None:
     code = main(["export", *[str(tmp_path / a) for a in args]])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_export_model_library_function(tmp_path: Path) -> None:
+    from rankiqa.core.errors import UserError
+    from rankiqa.inference.export import export_model
+
+    source = save_model(tiny(), tmp_path / "src.safetensors")
+    out = export_model(
+        source,
+        tmp_path / "out.safetensors",
+        input={"resize": 224, "test_crops": "center"},
+        name="lib",
+        licence="MIT",
+        metrics={"srocc": 0.5},
+    )
+    metadata = read_metadata(out)
+    assert metadata["input"] == {"resize": 224, "test_crops": "center", "crop_size": 192}
+    assert (metadata["name"], metadata["licence"], metadata["metrics"]) == ("lib", "MIT", {"srocc": 0.5})
+    onnx_path = export_model(load_model(out), tmp_path / "m.onnx")
+    x = torch.rand(2, 3, 192, 192)
+    with torch.inference_mode():
+        expected = load_model(out)(x).numpy()
+    np.testing.assert_allclose(onnx_scores(onnx_path, x), expected, atol=1e-4, rtol=1e-5)
+    with pytest.raises(UserError, match="cannot tell the format"):
+        export_model(source, tmp_path / "m.bin")
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        {"resize": 224, "test_crops": "center", "crop_size": 192},
+        {"resize": None, "test_crops": "full", "crop_size": 192},
+        {"resize": 200, "test_crops": "grid:3", "crop_size": 192},
+    ],
+)
+def test_onnx_with_preprocessing_scores_decoded_images(tmp_path: Path, protocol: dict) -> None:
+    """The ONNX user feeds a decoded uint8 image of any size and gets ``model.score``."""
+    from conftest import natural_image
+
+    model = untrained_model("shallow", input=protocol, score={"offset": 50.0, "scale": 10.0})
+    out = tmp_path / "m.onnx"
+    model_path = save_model(model, tmp_path / "m.safetensors")
+    args = ["export", "--model", str(model_path), "--with-preprocessing", str(out)]
+    assert main(args) == 0
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    # larger (downscaled), odd-sized, smaller than the crop (upscaled), already at the size
+    for height, width, seed in [(300, 410, 1), (333, 257, 2), (150, 170, 3), (224, 301, 4)]:
+        image = natural_image(height, width, seed=seed)
+        (got,) = session.run(["score"], {"image": image})
+        assert got.shape == (1,)
+        assert float(got[0]) == pytest.approx(model.score(image), abs=2e-3)
+
+
+def test_onnx_with_preprocessing_refuses_random_crops(tmp_path: Path, capsys) -> None:
+    model = untrained_model("shallow", input={"test_crops": "crops:5", "crop_size": 192})
+    path = save_model(model, tmp_path / "m.safetensors")
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(path), "--with-preprocessing", str(out)]) == 2
+    assert "random crops" in capsys.readouterr().err and not out.exists()

@@ -176,7 +176,7 @@ def test_rank_init_calibrates_head(tmp_path):
     net = build_model("alexnet", "compact", input_size=64)
     images = IQAImages(table, resize=72, crop_size=64, cache=True)
     before = predict(net.eval(), images, "center", 64)
-    info = init_head(net, "calibrate", "rank", images, 64, torch.device("cpu"))
+    info = init_head(net, "calibrate", "rank", images, 64)
     after = predict(net.eval(), images, "center", 64)
     # a linear map of the ranking scores with a positive slope: same order, least squares when
     # the fitted slope is positive, else a tenth of the moment-matched slope

@@ -196,7 +196,7 @@ def test_crop_upscales_small_images_and_eval_items(live_set):
     import numpy as np
 
     small = np.zeros((10, 20, 3), np.uint8)
-    assert random_crop(small, 16, seed=0).shape == (16, 16, 3)
+    assert random_crop(small, 16, seed=0).shape == (3, 16, 16)
     ranked = read_ranked_set(live_set).subset(["set/img00"])
     items = eval_items(ranked)
     assert len(items) == 21 and sum(i.level == 0 for i in items) == 1

@@ -1,11 +1,7 @@
-"""The one exception type for user errors (bad file, bad option); the CLI prints it as one line."""
+"""Old import path of :mod:`rankiqa.core.errors` (kept for existing code): the same module."""
 
-from __future__ import annotations
+import sys
 
+from rankiqa.core import errors as _module
 
-class UserError(Exception):
-    """A problem the user can fix: missing/malformed file, unreadable image, bad option.
-
-    The CLI prints ``rankiqa: error: <message>`` and exits with status 2, without a traceback.
-    The message must name the file (and line) or option at fault.
-    """
+sys.modules[__name__] = _module

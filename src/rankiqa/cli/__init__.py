@@ -13,8 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rankiqa import __version__
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
+from rankiqa.core.version import __version__
 
 #: subcommand name -> module under rankiqa.cli
 SUBCOMMANDS: dict[str, str] = {

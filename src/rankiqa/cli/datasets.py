@@ -58,7 +58,7 @@ def dataset_options(args: argparse.Namespace) -> dict:
     if args.dataset == "csv":
         options = {"direction": args.direction or "higher", "score_range": args.score_range}
     elif args.direction is not None or args.score_range is not None:
-        from rankiqa.errors import UserError
+        from rankiqa.core.errors import UserError
 
         raise UserError("--direction/--score-range apply to --dataset csv only")
     if args.include_references:
@@ -116,7 +116,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from rankiqa.errors import UserError
+    from rankiqa.core.errors import UserError
 
     if args.dataset is None:
         if args.root or args.make_splits:
@@ -145,35 +145,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.root:
         raise UserError("--dataset needs --root")
     table = load_from_args(args, verify=not args.scores_only)
-    import numpy as np
-
-    scores = np.array(table.scores)
-    summary = {
-        "dataset": table.name,
-        "root": str(table.root),
-        "images": len(table),
-        "kind": "synthetic" if table.synthetic else "authentic",
-        "direction": f"{table.direction} is better",
-        "nominal_range": list(table.score_range),
-        "observed_range": [float(scores.min()), float(scores.max())],
-        "references": len({r for r in table.references if r}),
-        "distortion_types": sorted({d for d in table.distortions if d}),
-        "official_split": {k: len(v) for k, v in (table.official_split or {}).items()} or None,
-    }
+    summary = table.summary()
     if args.make_splits:
-        from rankiqa.data.splits import official_split, random_splits, save_splits
+        from rankiqa.data.splits import make_splits, save_splits
 
-        if args.official_split:
-            splits = [official_split(table)]
-            info = {"official": True}
-        else:
-            by = None if args.by == "auto" else args.by == "reference"
-            splits = random_splits(table, args.splits, args.test_fraction, args.seed, by)
-            info = {
-                "seed": args.seed,
-                "test_fraction": args.test_fraction,
-                "by_reference": table.synthetic if by is None else by,
-            }
+        by = None if args.by == "auto" else args.by == "reference"
+        splits, info = make_splits(
+            table, args.splits, args.test_fraction, args.seed, by, args.official_split
+        )
         save_splits(args.make_splits, table, splits, **info)
         summary["split_file"] = args.make_splits
         summary["splits"] = [{"train": len(s.train), "test": len(s.test)} for s in splits]

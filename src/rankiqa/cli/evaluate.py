@@ -110,68 +110,34 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rankiqa.cli.datasets import load_from_args
-    from rankiqa.data.iqa.transforms import normalise_pooling
-    from rankiqa.data.splits import load_splits, official_split
-    from rankiqa.errors import UserError
-    from rankiqa.evaluation.protocol import evaluate_table, format_report, json_safe
+    from rankiqa.core.files import write_text_atomic
+    from rankiqa.data.splits import choose_splits
+    from rankiqa.evaluation.protocol import evaluate_model, format_report, json_safe
     from rankiqa.inference import load_model
-    from rankiqa.training.runner import resolve_device
 
     model = load_model(args.model)
-    model = model.to(resolve_device(args.device))
-    protocol = model.protocol
-    test_crops = normalise_pooling(args.crops) if args.crops else protocol.test_crops
-    resize = protocol.resize if args.resize == "model" else args.resize
-    crop_size = args.crop_size or protocol.crop_size
-    if test_crops == "full" and model.config.get("head") == "paper":
-        raise UserError(
-            "--crops full needs a size-agnostic head (compact or stats); this model has the paper's fc head"
-        )
     table = load_from_args(args)
-    splits = None
-    if args.split_file and args.official_split:
-        raise UserError("give either --split-file or --official-split")
-    if args.split_file:
-        splits = load_splits(args.split_file, table)
-        if args.split_index != "all":
-            from rankiqa.data.splits import select_split
-
-            splits = [select_split(splits, args.split_index, args.split_file)]
-    elif args.official_split:
-        splits = [official_split(table)]
-    report = evaluate_table(
+    splits = choose_splits(table, args.split_file, args.split_index, args.official_split)
+    report = evaluate_model(
         model,
         table,
         splits,
-        test_crops,
-        crop_size,
-        resize,
+        test_crops=args.crops,
+        resize=args.resize,
+        crop_size=args.crop_size,
         batch_size=args.batch_size,
         workers=args.workers,
         progress=not args.no_progress and sys.stderr.isatty(),
+        per_type=not args.no_per_type,
+        device=args.device,
     )
-    if args.no_per_type:
-        for s in report["splits"]:
-            s.pop("per_type", None)
-        report.pop("per_type_summary", None)
     report["model"] = str(args.model)
-    report["model_score"] = {"offset": model.offset, "scale": model.scale}
     if args.plot:
-        from rankiqa.evaluation.plots import scatter_plot
+        from rankiqa.evaluation.plots import plot_report
 
-        p = report["predictions"]
-        labels = [table.records[i].distortion for i in p["index"]]
-        scatter_plot(
-            p["prediction"],
-            p["target"],
-            args.plot,
-            title=f"{table.name}: {args.model}",
-            labels=labels if any(labels) else None,
-        )
+        plot_report(report, table, args.plot, title=f"{table.name}: {args.model}")
         report["plot"] = args.plot
     if args.out:
-        from rankiqa.imageio import write_text_atomic
-
         write_text_atomic(args.out, json.dumps(json_safe(report), indent=1) + "\n")
     if args.json:
         print(json.dumps(json_safe(report), indent=1))

@@ -64,6 +64,9 @@ def add_parser(subparsers) -> None:
     group.add_argument("--crop-size", type=image_side, default=None, help="network input crop size")
     group.add_argument("--name", default=None, help="model name stored in the file")
     group.add_argument(
+        "--licence", default=None, help="licence of the weights (rankiqa.get_model_weights().meta)"
+    )
+    group.add_argument(
         "--metric",
         action="append",
         default=[],
@@ -78,6 +81,12 @@ def add_parser(subparsers) -> None:
     onnx.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default 17)")
     onnx.add_argument(
         "--static-size", action="store_true", help="fix height and width to the crop size"
+    )
+    onnx.add_argument(
+        "--with-preprocessing",
+        action="store_true",
+        help="include the input protocol (resize, crops, view averaging): the ONNX input is one "
+        "decoded uint8 HxWx3 RGB image of any size, the output its score",
     )
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
@@ -111,9 +120,7 @@ def _json_file(path: str | None, option: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.inference.api import load_model
-    from rankiqa.inference.export import export_onnx, save_model
-    from rankiqa.inference.preprocess import InputProtocol
+    from rankiqa.inference.export import export_model
 
     if len(args.paths) > 2:
         raise UserError("export takes at most two paths: SOURCE OUT")
@@ -121,44 +128,34 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give the source either as SOURCE or as --model, not both")
     source = args.paths[0] if len(args.paths) == 2 else args.model
     out = Path(args.paths[-1])
-    fmt = args.format or {".onnx": "onnx", ".safetensors": "rankiqa"}.get(out.suffix.lower())
-    if fmt is None:
+    if args.format is None and out.suffix.lower() not in (".onnx", ".safetensors"):
         raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
 
-    model = load_model(source)
-    protocol = model.protocol.to_dict()
+    protocol: dict = {}
     if "resize" in args:  # given (None: native resolution)
         protocol["resize"] = args.resize
     if args.test_crops is not None:
         protocol["test_crops"] = args.test_crops
     if args.crop_size is not None:
         protocol["crop_size"] = args.crop_size
-    model.protocol = InputProtocol.from_dict(protocol)
-    metadata = model.metadata
-    metadata["input"] = model.protocol.to_dict()
-    if args.name:
-        metadata["name"] = args.name
-    metrics = dict(metadata.get("metrics") or {})
-    metrics.update(_json_file(args.metrics_json, "--metrics-json"))
+    metrics = _json_file(args.metrics_json, "--metrics-json")
     for item in args.metric:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--metric: expected KEY=VALUE, got {item!r}")
         metrics[key] = _value(value)
-    metadata["metrics"] = metrics
-    training = dict(metadata.get("training") or {})
-    training.update(_json_file(args.training_json, "--training-json"))
-    metadata["training"] = training
-
-    if fmt == "onnx":
-        try:
-            import onnx  # noqa: F401
-        except ImportError:
-            raise UserError(
-                "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
-            ) from None
-        export_onnx(model, out, opset=args.opset, dynamic_size=False if args.static_size else None)
-    else:
-        save_model(model, out)
+    export_model(
+        source,
+        out,
+        format=args.format,
+        opset=args.opset,
+        dynamic_size=False if args.static_size else None,
+        preprocessing=args.with_preprocessing,
+        input=protocol,
+        name=args.name,
+        licence=args.licence,
+        metrics=metrics,
+        training=_json_file(args.training_json, "--training-json"),
+    )
     print(f"wrote {out}")
     return 0

@@ -109,9 +109,9 @@ def add_parser(subparsers) -> None:
     opt = parser.add_argument_group("optimisation")
     opt.add_argument(
         "--loss",
-        choices=("euclidean", "mse", "l1", "smoothl1"),
         default="euclidean",
-        help="regression loss (default euclidean = ½·MSE, the paper's)",
+        help="regression loss: euclidean (default, ½·MSE, the paper's), mse, l1, smoothl1 "
+        "(rankiqa.losses.REGRESSION_LOSSES)",
     )
     opt.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     opt.add_argument(

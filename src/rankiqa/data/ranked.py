@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -33,8 +32,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import read_image
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import read_image
+from rankiqa.core.preprocess import center_crop, fit_to_crop, to_float_tensor
 
 PRISTINE = "pristine"
 MANIFEST = "manifest.csv"
@@ -42,16 +42,6 @@ HEADER = ("path", "reference", "distortion", "level")
 
 
 # ----------------------------------------------------------------------------- manifest
-
-
-@dataclass(frozen=True)
-class RankedItem:
-    """One row of ``manifest.csv`` (``path`` absolute)."""
-
-    path: Path
-    reference: str
-    distortion: str
-    level: int
 
 
 @dataclass
@@ -446,38 +436,20 @@ class RankedBatchSampler(Sampler[list[Sample]]):
 # ----------------------------------------------------------------------------- images
 
 
-def fit_to_crop(image: np.ndarray, crop_size: int) -> np.ndarray:
-    """Upscale (bilinear) so the shorter side is at least ``crop_size``; else unchanged."""
-    h, w = image.shape[:2]
-    if min(h, w) >= crop_size:
-        return image
-    import cv2
-
-    scale = crop_size / min(h, w)
-    size = (max(crop_size, math.ceil(w * scale)), max(crop_size, math.ceil(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-
-
-def random_crop(image: np.ndarray, crop_size: int, seed: int) -> np.ndarray:
-    """A ``crop_size`` square at a position drawn from ``seed``."""
-    image = fit_to_crop(image, crop_size)
-    h, w = image.shape[:2]
+def crop_position(height: int, width: int, crop_size: int, seed: int) -> tuple[int, int]:
+    """(top, left) of a ``crop_size`` square in an image of that size, drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    top = int(rng.integers(0, h - crop_size + 1))
-    left = int(rng.integers(0, w - crop_size + 1))
-    return image[top : top + crop_size, left : left + crop_size]
+    top = int(rng.integers(0, height - crop_size + 1))
+    left = int(rng.integers(0, width - crop_size + 1))
+    return top, left
 
 
-def center_crop(image: np.ndarray, crop_size: int) -> np.ndarray:
-    image = fit_to_crop(image, crop_size)
-    h, w = image.shape[:2]
-    top, left = (h - crop_size) // 2, (w - crop_size) // 2
-    return image[top : top + crop_size, left : left + crop_size]
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 H×W×3 → float 3×H×W in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+def random_crop(image: np.ndarray, crop_size: int, seed: int) -> torch.Tensor:
+    """A ``crop_size`` square (float 3×S×S in [0, 1]) at a position drawn from ``seed``; images
+    smaller than the crop are upscaled first (as at test time)."""
+    tensor = fit_to_crop(to_float_tensor(image), crop_size)
+    top, left = crop_position(*tensor.shape[-2:], crop_size, seed)
+    return tensor[:, top : top + crop_size, left : left + crop_size]
 
 
 class RankedCropDataset(Dataset):
@@ -492,7 +464,7 @@ class RankedCropDataset(Dataset):
 
     def __getitem__(self, sample: Sample):
         image = random_crop(read_image(sample.path), self.crop_size, sample.crop_seed)
-        return to_tensor(image), sample.group, sample.level, sample.reference
+        return image, sample.group, sample.level, sample.reference
 
 
 @dataclass(frozen=True)
@@ -531,7 +503,8 @@ class EvalDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return to_tensor(center_crop(read_image(self.items[index].path), self.crop_size))
+        image = fit_to_crop(to_float_tensor(read_image(self.items[index].path)), self.crop_size)
+        return center_crop(image, self.crop_size)
 
 
 def collate_samples(batch):

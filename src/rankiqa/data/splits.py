@@ -19,12 +19,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_text_atomic
 from rankiqa.data.iqa.records import IQATable
-from rankiqa.errors import UserError
-from rankiqa.imageio import write_text_atomic
 
 FORMAT = "rankiqa-splits"
 VERSION = 1
@@ -217,6 +218,61 @@ def load_splits(path: str | os.PathLike, table: IQATable | None = None) -> list[
 
 
 def select_split(splits: list[Split], index: int, path: str | os.PathLike = "split file") -> Split:
+    """Split ``index`` of ``splits`` read from ``path``; a :class:`UserError` when out of range."""
     if not 0 <= index < len(splits):
         raise UserError(f"--split-index {index}: {path} has splits 0..{len(splits) - 1}")
     return splits[index]
+
+
+def choose_splits(
+    table: IQATable,
+    split_file: str | os.PathLike | None = None,
+    split_index: int | str | None = "all",
+    official: bool = False,
+) -> list[Split] | None:
+    """The splits an evaluation or a fine-tuning run uses (``--split-file`` / ``--split-index``
+    / ``--official-split``); ``None`` when none is asked for.
+
+    ``split_index`` is a split number or ``"all"`` / ``None`` (every split of the file).
+
+    Raises
+    ------
+    UserError
+        Both a split file and the official split; a bad index; a file not made for ``table``.
+    """
+    if split_file and official:
+        raise UserError("give either --split-file or --official-split")
+    if split_file:
+        splits = load_splits(split_file, table)
+        if split_index is None or str(split_index) == "all":
+            return splits
+        try:
+            k = int(split_index)
+        except ValueError:
+            raise UserError(f"--split-index: expected K or all, got {split_index!r}") from None
+        return [select_split(splits, k, split_file)]
+    if official:
+        return [official_split(table)]
+    return None
+
+
+def make_splits(
+    table: IQATable,
+    n: int = 10,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    by_reference: bool | None = None,
+    official: bool = False,
+) -> tuple[list[Split], dict[str, Any]]:
+    """The splits of ``rankiqa datasets --make-splits`` and the info stored with them:
+    the official split, or ``n`` random ones (by reference for synthetic datasets unless
+    ``by_reference`` says otherwise). Write them with :func:`save_splits`."""
+    if official:
+        return [official_split(table)], {"official": True}
+    splits = random_splits(table, n, test_fraction, seed, by_reference)
+    info = {
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "by_reference": table.synthetic if by_reference is None else by_reference,
+    }
+    return splits, info

@@ -22,7 +22,15 @@ def gaussian_kernel_size(sigma: float) -> int:
 
 @register("gaussian_blur")
 def gaussian_blur(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian low-pass filter, kernel ≈ 6σ, symmetric (mirror) border like MATLAB's."""
+    """Gaussian low-pass filter, kernel ≈ 6σ, symmetric (mirror) border like MATLAB's.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = gaussian_blur(image, 6.5, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     ksize = gaussian_kernel_size(sigma)
     pad = ksize // 2
     padded = _symmetric_pad(image, pad)

@@ -11,13 +11,29 @@ from rankiqa.distortions.registry import register, to_uint8
 
 @register("mean_shift")
 def mean_shift(image: np.ndarray, shift: float, rng: np.random.Generator) -> np.ndarray:
-    """Add ``shift`` grey levels (0..255 scale) to every sample, clipped."""
+    """Add ``shift`` grey levels (0..255 scale) to every sample, clipped.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = mean_shift(image, 45, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     return to_uint8(image.astype(np.float32) + np.float32(shift))
 
 
 @register("contrast")
 def contrast(image: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
-    """Scale deviations from the image's global mean by ``factor``, clipped."""
+    """Scale deviations from the image's global mean by ``factor``, clipped.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = contrast(image, 0.55, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     x = image.astype(np.float32)
     mean = np.float32(x.mean())
     return to_uint8((x - mean) * np.float32(factor) + mean)
@@ -25,7 +41,15 @@ def contrast(image: np.ndarray, factor: float, rng: np.random.Generator) -> np.n
 
 @register("saturation")
 def saturation(image: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
-    """Scale chroma (Cb, Cr about neutral 0.5 in full-range YCbCr) by ``factor``; Y is kept."""
+    """Scale chroma (Cb, Cr about neutral 0.5 in full-range YCbCr) by ``factor``; Y is kept.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = saturation(image, -0.4, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     ycrcb = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2YCrCb)
     ycrcb[:, :, 1:] = (ycrcb[:, :, 1:] - 0.5) * np.float32(factor) + 0.5
     return to_uint8(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB) * 255.0)
@@ -33,7 +57,15 @@ def saturation(image: np.ndarray, factor: float, rng: np.random.Generator) -> np
 
 @register("quantization")
 def quantization(image: np.ndarray, levels: int, rng: np.random.Generator) -> np.ndarray:
-    """Uniform quantisation of each channel to ``levels`` grey levels spanning 0..255."""
+    """Uniform quantisation of each channel to ``levels`` grey levels spanning 0..255.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = quantization(image, 5, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     step = 255.0 / (int(levels) - 1)
     return to_uint8(np.rint(image.astype(np.float32) / step) * step)
 
@@ -42,7 +74,15 @@ def quantization(image: np.ndarray, levels: int, rng: np.random.Generator) -> np
 def color_quantization_dither(
     image: np.ndarray, colors: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Median-cut palette of ``colors`` colours, applied with Floyd–Steinberg dithering."""
+    """Median-cut palette of ``colors`` colours, applied with Floyd–Steinberg dithering.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = color_quantization_dither(image, 16, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     pil = Image.fromarray(image)
     palette = pil.quantize(colors=int(colors), method=Image.Quantize.MEDIANCUT)
     dithered = pil.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
@@ -60,7 +100,15 @@ def _shift_columns(channel: np.ndarray, shift: int) -> np.ndarray:
 
 @register("chromatic_aberration")
 def chromatic_aberration(image: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Red shifted right by ``k − 1`` px, blue left by ``k/2 − 1`` px, then 3×3 Gaussian σ 0.5."""
+    """Red shifted right by ``k − 1`` px, blue left by ``k/2 − 1`` px, then 3×3 Gaussian σ 0.5.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = chromatic_aberration(image, 10, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     out = image.copy()
     out[:, :, 0] = _shift_columns(image[:, :, 0], int(k) - 1)
     out[:, :, 2] = _shift_columns(image[:, :, 2], -(int(k) // 2 - 1))

@@ -21,7 +21,15 @@ def _decode(data: bytes) -> np.ndarray:
 
 @register("jpeg")
 def jpeg(image: np.ndarray, quality: int, rng: np.random.Generator) -> np.ndarray:
-    """Baseline JPEG (libjpeg via Pillow, 4:2:0 chroma subsampling, standard tables)."""
+    """Baseline JPEG (libjpeg via Pillow, 4:2:0 chroma subsampling, standard tables).
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = jpeg(image, 7, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG", quality=max(int(quality), JPEG_MIN_QUALITY))
     return _decode(buf.getvalue())
@@ -33,6 +41,13 @@ def jpeg2000(image: np.ndarray, ratio: float, rng: np.random.Generator) -> np.nd
 
     The ratio is relative to the 24-bit raw size and includes the codestream header (≈ 180
     bytes), so on images under ≈ 300×300 px the highest ratios cannot be reached and saturate.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = jpeg2000(image, 343, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
     """
     h, w = image.shape[:2]
     resolutions = max(1, min(6, int(math.log2(min(h, w))) - 2))

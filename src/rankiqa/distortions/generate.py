@@ -266,7 +266,7 @@ def generate_ranked_set(
     }
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings)
-    from rankiqa import __version__
+    from rankiqa.core.version import __version__
 
     write_text_atomic(
         out / "preset.json", json.dumps({**settings, "rankiqa_version": __version__}, indent=2)

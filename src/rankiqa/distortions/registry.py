@@ -33,6 +33,15 @@ class Distortion:
 
     Calling it as ``d(image, level, rng)`` returns a new uint8 H×W×3 array; level 0 returns an
     unchanged copy of ``image`` and larger levels are increasingly worse.
+
+    Examples
+    --------
+    >>> from rankiqa.distortions import TID2013
+    >>> blur = TID2013["gblur"]
+    >>> image = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    >>> [float(blur(image, level).std().round(1)) for level in range(3)] == sorted(
+    ...     [float(blur(image, level).std().round(1)) for level in range(3)], reverse=True)
+    True
     """
 
     name: str

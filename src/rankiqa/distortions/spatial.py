@@ -21,6 +21,13 @@ def pattern_noise(image: np.ndarray, count: int, rng: np.random.Generator) -> np
     """Non-eccentricity pattern noise: ``count`` swaps of a 15×15 patch with a nearby one.
 
     Each patch is exchanged with the patch displaced by up to ±15 px in each direction.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = pattern_noise(image, 150, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
     """
     out = image.copy()
     h, w = image.shape[:2]
@@ -43,7 +50,15 @@ def block_side(height: int, width: int, max_blocks: int = 16) -> int:
 
 @register("block_distortion")
 def block_distortion(image: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` non-overlapping blocks (32×32 on images ≥ 181×181) set to random solid colours."""
+    """``count`` non-overlapping blocks (32×32 on images ≥ 181×181) set to random solid colours.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    >>> out = block_distortion(image, 8, np.random.default_rng(0))
+    >>> out.shape == image.shape and out.dtype == np.uint8 and bool((out != image).any())
+    True
+    """
     h, w = image.shape[:2]
     s = block_side(h, w)
     rows, cols = h // s, w // s

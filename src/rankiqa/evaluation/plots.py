@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from rankiqa.core.files import atomic_path
+from rankiqa.data.iqa.records import IQATable
 from rankiqa.evaluation.metrics import fit_logistic, iqa_metrics
-from rankiqa.imageio import atomic_path
 
 
 def scatter_plot(
@@ -54,3 +56,19 @@ def scatter_plot(
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_report(
+    report: dict[str, Any], table: IQATable, path: str | os.PathLike, title: str = ""
+) -> Path:
+    """:func:`scatter_plot` of an evaluation report's predictions, coloured by distortion type
+    where the dataset has types (``report`` from :func:`~rankiqa.evaluation.protocol.evaluate_model`)."""
+    predictions = report["predictions"]
+    labels = [table.records[i].distortion for i in predictions["index"]]
+    return scatter_plot(
+        predictions["prediction"],
+        predictions["target"],
+        path,
+        title=title,
+        labels=labels if any(labels) else None,
+    )

@@ -160,6 +160,82 @@ def evaluate_table(
     return report
 
 
+def evaluate_model(
+    model: Any,
+    table: IQATable,
+    splits: Sequence[Split] | None = None,
+    test_crops: str | None = None,
+    resize: int | None | str = "model",
+    crop_size: int | None = None,
+    batch_size: int = 8,
+    workers: int = 0,
+    progress: bool = False,
+    per_type: bool = True,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate a model on a dataset (the library form of ``rankiqa evaluate``).
+
+    Parameters
+    ----------
+    model
+        An :class:`~rankiqa.inference.IQAModel`, or anything :func:`rankiqa.load_model`
+        accepts (packaged name, model file, checkpoint).
+    table
+        The dataset (:func:`rankiqa.data.iqa.load_iqa_dataset`).
+    splits
+        Test parts to report (:func:`rankiqa.data.splits.choose_splits`); ``None``: the whole
+        dataset is one test set.
+    test_crops, resize, crop_size
+        Overrides of the model's input protocol (``resize="model"``: the model's; ``None``:
+        native resolution). ``test_crops`` accepts the pooling forms of ``--crops`` (``30``).
+    per_type
+        Also report per distortion type (where the dataset has types).
+    device
+        ``cpu``, ``cuda``, ... (default: CUDA if available).
+
+    Returns
+    -------
+    dict
+        The report of :func:`evaluate_table`, plus ``model`` and ``model_score``.
+    """
+    from rankiqa.core.devices import resolve_device
+    from rankiqa.core.errors import UserError
+    from rankiqa.core.preprocess import parse_pooling
+    from rankiqa.inference import load_model
+    from rankiqa.inference.model import IQAModel
+
+    source = model
+    if not isinstance(model, IQAModel):
+        model = load_model(model)
+    model = model.to(resolve_device(device))
+    protocol = model.protocol
+    test_crops = parse_pooling(test_crops) if test_crops else protocol.test_crops
+    resize = protocol.resize if resize == "model" else resize
+    crop_size = crop_size or protocol.crop_size
+    if test_crops == "full" and model.config.get("head") == "paper":
+        raise UserError(
+            "--crops full needs a size-agnostic head (compact or stats); this model has the paper's fc head"
+        )
+    report = evaluate_table(
+        model,
+        table,
+        splits,
+        test_crops,
+        crop_size,
+        resize,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+    )
+    if not per_type:
+        for s in report["splits"]:
+            s.pop("per_type", None)
+        report.pop("per_type_summary", None)
+    report["model"] = str(source) if not isinstance(source, IQAModel) else model.metadata.get("name")
+    report["model_score"] = {"offset": model.offset, "scale": model.scale}
+    return report
+
+
 COLUMNS = (
     ("n", "n"),
     ("srocc", "SROCC"),
@@ -229,6 +305,7 @@ def format_report(report: dict[str, Any], type_names: dict[str, str] | None = No
 __all__ = [
     "METRIC_KEYS",
     "as_iqa_model",
+    "evaluate_model",
     "evaluate_table",
     "format_report",
     "predict",

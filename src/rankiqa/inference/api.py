@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rankiqa.errors import UserError
 from rankiqa.inference.model import IQAModel
+from rankiqa.inference.registry import (
+    DEFAULT_MODEL_NAME,
+    MODEL_SUFFIX,
+    list_models,
+    packaged_models_dir,
+)
 
-DEFAULT_MODEL_NAME = "default"
-MODEL_SUFFIX = ".safetensors"
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
-
-
-def packaged_models_dir() -> Path:
-    """The folder of models shipped inside the package (``rankiqa/weights``)."""
-    return Path(str(resources.files("rankiqa.weights")))
-
-
-def packaged_model_names() -> list[str]:
-    """Names of the packaged model files (``default`` once it is shipped)."""
-    return sorted(p.stem for p in packaged_models_dir().glob(f"*{MODEL_SUFFIX}"))
+#: former name of :func:`rankiqa.inference.registry.list_models`
+packaged_model_names = list_models
 
 
 def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
@@ -62,12 +57,33 @@ def load_model(
 ) -> IQAModel:
     """Load a quality model, ready to score, in eval mode.
 
-    ``name_or_path`` is ``None`` / ``"default"`` (the packaged default model), the name of
-    another packaged model, a ``.safetensors`` model file, or a training checkpoint
-    (``.pt``/``.pth`` from ``train-rank`` or ``finetune``). Loading never unpickles.
-    ``runtime`` (``auto``, ``torch``, ``onnx``) chooses what runs the network in
-    ``model.score``: see :func:`rankiqa.inference.onnx_runtime.select_runtime`; ``model(x)``
-    is always the differentiable PyTorch module.
+    Parameters
+    ----------
+    name_or_path
+        ``None`` / ``"default"`` (the packaged default model), the name of another packaged
+        model (:func:`rankiqa.list_models`), a ``.safetensors`` model file, or a training
+        checkpoint (``.pt``/``.pth`` from ``train-rank`` or ``finetune``).
+    device
+        ``cpu``, ``cuda``, ... (default: where it is loaded, the CPU).
+    runtime
+        What runs the network in ``model.score``: ``auto``, ``torch`` or ``onnx`` (see
+        :func:`rankiqa.inference.onnx_runtime.select_runtime`); ``model(x)`` is always the
+        differentiable PyTorch module.
+
+    Returns
+    -------
+    IQAModel
+        An ``nn.Module``; ``model.score(images)`` applies its input protocol. Loading never
+        unpickles; a missing or malformed file raises :class:`~rankiqa.core.errors.UserError`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = load_model()
+    >>> image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    >>> score = model.score(image)  # 0-100, higher is better
+    >>> isinstance(score, float) and score == model.score(image)
+    True
     """
     path = resolve_model_path(name_or_path)
     if path.suffix in CHECKPOINT_SUFFIXES:
@@ -86,7 +102,7 @@ def load_model(
 
 def load_model_file(path: str | os.PathLike) -> IQAModel:
     """An :class:`IQAModel` from a rankiqa ``.safetensors`` model file."""
-    from rankiqa.inference.model_file import read_model_file
+    from rankiqa.core.model_file import read_model_file
     from rankiqa.models import model_from_config
 
     state, metadata = read_model_file(path)
@@ -109,9 +125,32 @@ def score(
 ) -> float | list[float]:
     """Score an image or a list of images (paths, PIL images, arrays, tensors) in one call.
 
-    ``model`` is an :class:`IQAModel` or anything :func:`load_model` accepts (default: the
-    packaged model). For thousands of files prefer ``rankiqa score`` (parallel decoding); both
-    decode JPEGs the same way (``exact_decode=True`` = ``--exact-decode``), so they agree.
+    Parameters
+    ----------
+    images
+        A path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1], or a list of them.
+    model
+        An :class:`IQAModel` or anything :func:`load_model` accepts (default: the packaged
+        model). For thousands of files prefer ``rankiqa score`` (parallel decoding); both
+        decode JPEGs the same way (``exact_decode=True`` = ``--exact-decode``), so they agree.
+    batch_size
+        Images per forward pass.
+    exact_decode
+        Decode JPEGs at full size even when the protocol downscales them anyway.
+
+    Returns
+    -------
+    float or list of float
+        One score for one image, a list for a list.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> images = [rng.integers(0, 256, (200, 260, 3), dtype=np.uint8) for _ in range(2)]
+    >>> scores = score(images)
+    >>> len(scores), all(isinstance(s, float) for s in scores)
+    (2, True)
     """
     if not isinstance(model, IQAModel):
         model = load_model(model)

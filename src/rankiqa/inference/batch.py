@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from rankiqa.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
-from rankiqa.inference.model import IQAModel
-from rankiqa.inference.preprocess import (
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from rankiqa.core.preprocess import (
     InputProtocol,
     decode_size_hint,
     image_views,
     to_float_tensor,
 )
+from rankiqa.inference.model import IQAModel
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
+from rankiqa.core.model_file import DEFAULT_SCORE, build_metadata, save_model_file
+from rankiqa.core.preprocess import InputProtocol
 from rankiqa.inference.model import IQAModel
-from rankiqa.inference.model_file import DEFAULT_SCORE, build_metadata, save_model_file
 
 #: training-argument names that may carry the input protocol in a checkpoint's ``args``
 _INPUT_ARG_KEYS = {"resize": "resize", "test_crops": "test_crops", "crop_size": "crop_size"}
@@ -83,7 +84,8 @@ def _jsonable(value: Any) -> Any:
 
 def model_from_checkpoint(path: str | os.PathLike, **metadata_options: Any) -> IQAModel:
     """An :class:`IQAModel` from a ``train-rank`` / ``finetune`` checkpoint (never unpickles)."""
-    from rankiqa.training.checkpoint import load_checkpoint, quality_net_from_state
+    from rankiqa.core.checkpoint import load_checkpoint
+    from rankiqa.models.loading import quality_net_from_state
 
     path = Path(path)
     checkpoint = load_checkpoint(path)
@@ -98,6 +100,79 @@ def save_model(model: IQAModel, path: str | os.PathLike) -> Path:
     metadata["model_config"] = dict(model.net.config)
     metadata["input"] = model.protocol.to_dict()
     return save_model_file(path, model.net.state_dict(), metadata)
+
+
+def with_metadata(
+    model: IQAModel,
+    input: dict[str, Any] | None = None,
+    name: str | None = None,
+    licence: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> IQAModel:
+    """Update ``model``'s input protocol and metadata in place (and return it).
+
+    ``input`` holds the protocol fields to change (``resize``, ``test_crops``, ``crop_size``);
+    ``metrics`` and ``training`` are merged into the existing entries.
+
+    Examples
+    --------
+    >>> model = untrained_model("shallow", input={"crop_size": 192})
+    >>> model = with_metadata(model, input={"resize": 256, "test_crops": "center"},
+    ...                       name="mine", metrics={"srocc": 0.8})
+    >>> model.protocol
+    InputProtocol(resize=256, test_crops='center', crop_size=192)
+    >>> model.metadata["name"], model.metadata["metrics"]
+    ('mine', {'srocc': 0.8})
+    """
+    protocol = model.protocol.to_dict()
+    protocol.update(input or {})
+    model.protocol = InputProtocol.from_dict(protocol)
+    metadata = model.metadata
+    metadata["input"] = model.protocol.to_dict()
+    if name:
+        metadata["name"] = name
+    if licence:
+        metadata["licence"] = licence
+    metadata["metrics"] = {**(metadata.get("metrics") or {}), **(metrics or {})}
+    metadata["training"] = {**(metadata.get("training") or {}), **(training or {})}
+    return model
+
+
+def export_model(
+    source: IQAModel | str | os.PathLike | None,
+    out: str | os.PathLike,
+    format: str | None = None,
+    opset: int = 17,
+    dynamic_size: bool | None = None,
+    preprocessing: bool = False,
+    **metadata: Any,
+) -> Path:
+    """Write a model (or checkpoint / model file / packaged name) as a rankiqa model file or ONNX.
+
+    ``format`` is ``rankiqa`` or ``onnx`` (default: from ``out``'s suffix); ``preprocessing``
+    puts the input protocol into the ONNX graph (:func:`export_onnx`); ``metadata`` goes to
+    :func:`with_metadata` (``input``, ``name``, ``licence``, ``metrics``, ``training``).
+    """
+    from rankiqa.inference.api import load_model
+
+    out = Path(out)
+    fmt = format or {".onnx": "onnx", ".safetensors": "rankiqa"}.get(out.suffix.lower())
+    if fmt not in ("onnx", "rankiqa"):
+        raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
+    model = source if isinstance(source, IQAModel) else load_model(source)
+    model = with_metadata(model, **metadata)
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
+            ) from None
+        return export_onnx(
+            model, out, opset=opset, dynamic_size=dynamic_size, preprocessing=preprocessing
+        )
+    return save_model(model, out)
 
 
 def export_checkpoint(
@@ -119,6 +194,7 @@ def export_onnx(
     dynamic_size: bool | None = None,
     height: int | None = None,
     width: int | None = None,
+    preprocessing: bool = False,
 ) -> Path:
     """Export ``model.forward`` (scores on the 0–100 scale) to ONNX.
 
@@ -126,8 +202,17 @@ def export_onnx(
     output ``score``: N. The batch axis is always dynamic; H and W are dynamic when the head
     allows it (``compact``), otherwise fixed to the crop size. Uses the TorchScript-based
     exporter (``dynamo=False``), which needs only the ``onnx`` package.
+
+    With ``preprocessing=True`` the graph also holds the input protocol
+    (:mod:`rankiqa.inference.onnx_protocol`, opset ≥ 18): input ``image`` is one decoded
+    uint8 H×W×3 RGB image of any size, output ``score`` (1,) its score, as ``model.score``.
     """
     out = Path(out)
+    if preprocessing:
+        from rankiqa.inference.onnx_protocol import OPSET, protocol_graph
+
+        protocol_graph(model.protocol)  # refuse random crops before exporting anything
+        opset = max(opset, OPSET)
     if dynamic_size is None:
         dynamic_size = supports_dynamic_size(model)
     elif dynamic_size and not supports_dynamic_size(model):
@@ -138,7 +223,7 @@ def export_onnx(
     if dynamic_size:
         axes.update({2: "height", 3: "width"})
     model = model.eval()
-    from rankiqa.imageio import atomic_path
+    from rankiqa.core.files import atomic_path
 
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -152,6 +237,13 @@ def export_onnx(
             opset_version=opset,
             dynamo=False,
         )
+        if preprocessing:
+            import onnx
+
+            from rankiqa.inference.onnx_protocol import with_preprocessing
+
+            merged = with_preprocessing(onnx.load(str(tmp)), model.protocol)
+            tmp.write_bytes(merged.SerializeToString())
     _attach_onnx_metadata(out, model)
     return out
 
@@ -166,7 +258,7 @@ def _attach_onnx_metadata(path: Path, model: IQAModel) -> None:
     entry = proto.metadata_props.add()
     entry.key = "rankiqa"
     entry.value = json.dumps(model.metadata, sort_keys=True)
-    from rankiqa.imageio import write_bytes_atomic
+    from rankiqa.core.files import write_bytes_atomic
 
     write_bytes_atomic(path, proto.SerializeToString())
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.inference.batch import ScoredImage
 
 FORMATS = ("table", "csv", "json", "jsonl")

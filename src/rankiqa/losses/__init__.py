@@ -10,6 +10,7 @@ from rankiqa.losses.regression import (
     REGRESSION_LOSSES,
     RegressionLoss,
     euclidean_loss,
+    get_regression_loss,
     regression_loss,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "RankingHingeLoss",
     "RegressionLoss",
     "euclidean_loss",
+    "get_regression_loss",
     "ranking_accuracy",
     "ranking_hinge_loss",
     "ranking_pair_mask",

@@ -94,6 +94,16 @@ def ranking_hinge_loss(
 
     Returns:
         The loss (a scalar, or N×N for ``reduction="none"``).
+
+    Examples
+    --------
+    One reference, one group, levels 0 (pristine) to 2: three ranked pairs.
+
+    >>> groups, levels, refs = torch.zeros(3), torch.tensor([0, 1, 2]), torch.zeros(3)
+    >>> ranking_hinge_loss(torch.tensor([30.0, 20.0, 10.0]), groups, levels, refs)
+    tensor(0.)
+    >>> ranking_hinge_loss(torch.tensor([10.0, 20.0, 30.0]), groups, levels, refs)
+    tensor(23.3333)
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -131,9 +141,13 @@ def ranking_accuracy(
 class RankingHingeLoss(nn.Module):
     """Module form of :func:`ranking_hinge_loss`.
 
-    Example:
-        >>> criterion = RankingHingeLoss(margin=10.0, pairs="reference")
-        >>> loss = criterion(model(images), groups, levels, references)
+    Examples
+    --------
+    >>> criterion = RankingHingeLoss(margin=10.0, pairs="reference")
+    >>> scores = torch.tensor([5.0, 1.0], requires_grad=True)
+    >>> loss = criterion(scores, torch.zeros(2), torch.tensor([0, 1]), torch.zeros(2))
+    >>> loss.backward(); loss.item(), scores.grad.tolist()
+    (3.0, [-0.5, 0.5])
     """
 
     def __init__(self, margin: float = 10.0, pairs: str = "reference", reduction: str = "batch"):

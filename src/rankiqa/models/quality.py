@@ -203,7 +203,21 @@ def build_model(
 
 
 def model_from_config(config: dict[str, Any]) -> QualityNet:
-    """Rebuild an (untrained) :class:`QualityNet` from its ``config``; load weights separately."""
+    """Rebuild an (untrained) :class:`QualityNet` from its ``config``; load weights separately.
+
+    The input normalisation (``mean``, ``std``) comes from ``config`` when it has them (model
+    files and checkpoints store them), else from the backbone's defaults.
+
+    Examples
+    --------
+    >>> net = model_from_config({"backbone": "shallow", "head": "compact", "mean": [0.5] * 3,
+    ...                          "std": [0.25] * 3})
+    >>> net.mean.flatten().tolist(), net.std.flatten().tolist()
+    ([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
+    """
     model = build_model(config["backbone"], config["head"], None, config.get("input_size"))
     model.config.update(config)
+    for key in ("mean", "std"):
+        values = torch.tensor([float(v) for v in model.config[key]]).view(1, 3, 1, 1)
+        getattr(model, key).copy_(values)
     return model

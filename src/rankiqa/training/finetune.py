@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,35 +35,27 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
-from rankiqa.data.splits import (
-    Split,
-    carve_validation,
-    load_splits,
-    official_split,
-    random_splits,
-    save_splits,
-    select_split,
-)
+from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
-from rankiqa.losses.regression import euclidean_loss
+from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
     training_state,
 )
+from rankiqa.training.loop import progress_bar, restore, run_loop
 
 #: the paper's fine-tuning learning rates (others: 1e-5)
 DEFAULT_LR = {"tid2013": 1e-5, "tid2008": 1e-5, "live": 1e-6}
-LOSSES = ("euclidean", "mse", "l1", "smoothl1")
+LOSSES = tuple(REGRESSION_LOSSES)
 HEAD_INITS = ("calibrate", "keep", "reset")
 
 
@@ -126,15 +117,8 @@ RESUMABLE_OVERRIDES = (
 
 
 def loss_fn(kind: str):
-    if kind == "euclidean":
-        return euclidean_loss
-    if kind == "mse":
-        return F.mse_loss
-    if kind == "l1":
-        return F.l1_loss
-    if kind == "smoothl1":
-        return lambda p, t: F.smooth_l1_loss(p, t, beta=1.0)
-    raise UserError(f"--loss: expected one of {', '.join(LOSSES)}, got {kind!r}")
+    """The regression loss ``kind`` (see :data:`rankiqa.losses.REGRESSION_LOSSES`)."""
+    return get_regression_loss(kind)
 
 
 def last_linear(model: nn.Module) -> nn.Linear:
@@ -165,16 +149,9 @@ def _choose_split(config: FinetuneConfig, table, out: Path) -> Split:
         raise UserError("give only one of --split-file, --official-split and --all-images")
     if config.all_images:
         return Split(train=tuple(range(len(table))), test=())
-    if config.split_file:
-        return _with_validation(
-            config,
-            table,
-            select_split(
-                load_splits(config.split_file, table), config.split_index, config.split_file
-            ),
-        )
-    if config.official_split:
-        return _with_validation(config, table, official_split(table))
+    chosen = choose_splits(table, config.split_file, config.split_index, config.official_split)
+    if chosen:
+        return _with_validation(config, table, chosen[0])
     split = _with_validation(
         config, table, random_splits(table, 1, config.test_fraction, config.seed)[0]
     )
@@ -227,7 +204,7 @@ def build_initial_model(config: FinetuneConfig, state: dict | None):
     return model, "rank"
 
 
-def init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int, device) -> dict:
+def init_head(model, how: str, mode: str, train_images: IQAImages, crop_size: int) -> dict:
     """Calibrate / reset the last layer (see the module docstring); returns what was done."""
     layer = last_linear(model)
     targets = np.asarray(train_images.table.targets, dtype=np.float64)
@@ -376,7 +353,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     head_info = (
         {"head": "resumed"}
         if state
-        else init_head(model, config.head_init, mode, train_images, crop_size, device)
+        else init_head(model, config.head_init, mode, train_images, crop_size)
     )
     model.train()
 
@@ -384,12 +361,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         model, config.optimizer, lr, config.momentum, config.weight_decay, config.head_lr_mult
     )
     scheduler = runner.build_scheduler(optimizer, config.lr_step, config.lr_gamma)
-    step, best = 0, {}
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        best = dict(state.get("best", {}))
+    step, best = restore(state, optimizer, scheduler)
 
     batches = TrainBatches(train_images, config.batch_size, crop_size, config.seed)
     loader = DataLoader(
@@ -423,7 +395,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             },
         )
 
-    def checkpoint(metrics: dict[str, float]) -> None:
+    def checkpoint(step: int, metrics: dict[str, float]) -> None:
         payload = training_state(
             "finetune",
             model,
@@ -442,49 +414,47 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         if (metrics and best.get("step") == step) or (not split.val and step == config.iters):
             save_checkpoint(out / "best.pt", payload)
 
-    progress = None
-    if config.progress:
-        from tqdm import tqdm
+    window: list[float] = []
+    last_val: dict[str, float] = {}
 
-        progress = tqdm(total=config.iters, initial=step, desc="finetune", unit="it")
-    window, last_val = [], {}
-    started, first_step = time.perf_counter(), step
-    for x, y in loader:
-        step += 1
-        loss = train_step(model, x, y, criterion, optimizer, scheduler, config.seed, step)
+    def one_step(step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> float:
+        loss = train_step(model, *batch, criterion, optimizer, scheduler, config.seed, step)
         window.append(loss)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(
-                loss=f"{window[-1]:.2f}",
-                **{
-                    f"val_{k}": f"{v:.3f}"
-                    for k, v in last_val.items()
-                    if k in ("srocc", "plcc_raw")
-                },
-            )
-        if step % config.log_every == 0 or step == config.iters:
-            log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
-            window = []
-        if step % config.val_every == 0 or step == config.iters:
-            if split.val:
-                last_val = validate(model, val_images, val_crops, crop_size)
-                log.log(step, "val", **last_val)
-                if not best or (
-                    math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]
-                ):
-                    best = {"step": step, **last_val}
-            checkpoint(last_val)
-            log.plot()
-    if progress is not None:
-        progress.close()
-    elapsed = time.perf_counter() - started
+        return loss
+
+    def log_train(step: int) -> None:
+        log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
+        window.clear()
+
+    def validate_and_checkpoint(step: int) -> None:
+        nonlocal best, last_val
+        if split.val:
+            last_val = validate(model, val_images, val_crops, crop_size)
+            log.log(step, "val", **last_val)
+            if not best or (math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]):
+                best = {"step": step, **last_val}
+        checkpoint(step, last_val)
+        log.plot()
+
+    def postfix(loss: float) -> dict[str, str]:
+        shown = {k: v for k, v in last_val.items() if k in ("srocc", "plcc_raw")}
+        return {"loss": f"{loss:.2f}", **{f"val_{k}": f"{v:.3f}" for k, v in shown.items()}}
+
+    timing = run_loop(
+        loader,
+        step,
+        config.iters,
+        one_step,
+        config.log_every,
+        log_train,
+        config.val_every,
+        validate_and_checkpoint,
+        progress_bar(config.progress, config.iters, step, "finetune"),
+        postfix,
+    )
     test = _test_best(out / "best.pt", test_images, test_crops, crop_size, device)
     summary = {
-        "steps": step,
-        "steps_this_run": step - first_step,
-        "seconds": elapsed,
-        "seconds_per_step": elapsed / max(step - first_step, 1),
+        **timing,
         "lr": lr,
         "val_crops": val_crops,
         "val": last_val,

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from rankiqa.core.errors import UserError
 from rankiqa.data.ranked import (
     BatchLayout,
     EvalDataset,
@@ -33,10 +34,11 @@ from rankiqa.data.ranked import (
     read_ranked_set,
     split_references,
 )
-from rankiqa.errors import UserError
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
+from rankiqa.models import build_model, model_from_config
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import save_checkpoint, training_state
+from rankiqa.training.loop import progress_bar, restore, run_loop
 
 #: learning rates of the authors' solvers per layout
 DEFAULT_LR = {"live": 1e-5, "tid": 1e-4}
@@ -215,16 +217,16 @@ def train_rank(
 
     ``on_step(step, loss)`` is called after every optimizer step (e.g. to stop early).
     """
-    from rankiqa.models import build_model, model_from_config
-
     dist = runner.init_distributed()
     try:
-        return _train(config, dist, on_step, build_model, model_from_config)
+        return _train(config, dist, on_step)
     finally:
         runner.cleanup_distributed()
 
 
-def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, Any]:
+def _train(
+    config: RankTrainConfig, dist: runner.DistInfo, on_step: Callable[[int, float], None] | None
+) -> dict[str, Any]:
     out = Path(config.out)
     ckpt_path = out / "checkpoint.pt"
     state = runner.open_run(out, "rank", config.resume)
@@ -265,13 +267,7 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         model, config.optimizer, lr, config.momentum, config.weight_decay, config.head_lr_mult
     )
     scheduler = runner.build_scheduler(optimizer, config.lr_step, config.lr_gamma)
-    step = 0
-    best: dict[str, Any] = {}
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        best = dict(state.get("best", {}))
+    step, best = restore(state, optimizer, scheduler)
     net = runner.wrap_ddp(model, device)
     criterion = RankingHingeLoss(config.margin, config.pairs, config.reduction)
 
@@ -307,7 +303,7 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
             },
         )
 
-    def checkpoint(metrics: dict[str, float]) -> None:
+    def checkpoint(step: int, metrics: dict[str, float]) -> None:
         payload = training_state(
             "rank",
             model,
@@ -324,11 +320,6 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         if metrics and best.get("step") == step:
             save_checkpoint(out / "best.pt", payload)
 
-    progress = None
-    if dist.is_main and config.progress:
-        from tqdm import tqdm
-
-        progress = tqdm(total=config.iters, initial=step, desc="train-rank", unit="it")
     window = {"loss": 0.0, "correct": 0, "pairs": 0, "n": 0}
     last_val: dict[str, float] = {}
     started = last_plot = time.perf_counter()
@@ -338,8 +329,9 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         log.log(0, "val", **initial)
     runner.barrier()
     net.train()
-    for images, groups, levels, refs in loader:
-        step += 1
+
+    def one_step(step: int, batch: tuple[torch.Tensor, ...]) -> float:
+        images, groups, levels, refs = batch
         runner.seed_step(config.seed, step, dist.rank)
         images = images.to(device, non_blocking=True)
         scores = net(images)
@@ -358,41 +350,50 @@ def _train(config, dist, on_step, build_model, model_from_config) -> dict[str, A
         window["n"] += 1
         if on_step is not None:
             on_step(step, float(reduced))
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(loss=f"{float(reduced):.3f}", **_fmt(last_val))
-        if step % config.log_every == 0 or step == config.iters:
-            stats = torch.tensor([window["correct"], window["pairs"]], dtype=torch.float64)
-            stats = runner.all_reduce_sum(stats)
-            log.log(
-                step,
-                "train",
-                loss=window["loss"] / window["n"],
-                pair_acc=float(stats[0] / stats[1]) if stats[1] else float("nan"),
-                lr=optimizer.param_groups[0]["lr"],
-            )
-            window = {"loss": 0.0, "correct": 0, "pairs": 0, "n": 0}
-        if step % config.val_every == 0 or step == config.iters:
-            if dist.is_main:
-                if val_refs:
-                    last_val = validate(model, val_set, crop_size, device, config.margin)
-                    log.log(step, "val", **last_val)
-                    key = (last_val["pair_acc"], last_val["srcc"])
-                    if not best or key > (best["pair_acc"], best["srcc"]):
-                        best = {"step": step, **last_val}
-                checkpoint(last_val)
-                if step == config.iters or time.perf_counter() - last_plot > 60:
-                    log.plot()  # throttled: matplotlib is slow next to a tiny model
-                    last_plot = time.perf_counter()
-            runner.barrier()
-    if progress is not None:
-        progress.close()
-    elapsed = time.perf_counter() - started
+        return float(reduced)
+
+    def log_train(step: int) -> None:
+        stats = torch.tensor([window["correct"], window["pairs"]], dtype=torch.float64)
+        stats = runner.all_reduce_sum(stats)
+        log.log(
+            step,
+            "train",
+            loss=window["loss"] / window["n"],
+            pair_acc=float(stats[0] / stats[1]) if stats[1] else float("nan"),
+            lr=optimizer.param_groups[0]["lr"],
+        )
+        window.update(loss=0.0, correct=0, pairs=0, n=0)
+
+    def validate_and_checkpoint(step: int) -> None:
+        nonlocal best, last_val, last_plot
+        if dist.is_main:
+            if val_refs:
+                last_val = validate(model, val_set, crop_size, device, config.margin)
+                log.log(step, "val", **last_val)
+                key = (last_val["pair_acc"], last_val["srcc"])
+                if not best or key > (best["pair_acc"], best["srcc"]):
+                    best = {"step": step, **last_val}
+            checkpoint(step, last_val)
+            if step == config.iters or time.perf_counter() - last_plot > 60:
+                log.plot()  # throttled: matplotlib is slow next to a tiny model
+                last_plot = time.perf_counter()
+        runner.barrier()
+
+    timing = run_loop(
+        loader,
+        step,
+        config.iters,
+        one_step,
+        config.log_every,
+        log_train,
+        config.val_every,
+        validate_and_checkpoint,
+        progress_bar(dist.is_main and config.progress, config.iters, step, "train-rank"),
+        lambda loss: {"loss": f"{loss:.3f}", **_fmt(last_val)},
+        started=started,
+    )
     summary = {
-        "steps": step,
-        "steps_this_run": step - first_step,
-        "seconds": elapsed,
-        "seconds_per_step": elapsed / max(step - first_step, 1),
+        **timing,
         "layout": str(layout),
         "lr": lr,
         "val": last_val,

@@ -1,11 +1,12 @@
 """Run conveniences shared by ``train-rank`` and ``finetune``.
 
 Seeding and exact resume
-    All per-iteration randomness is derived from ``(seed, iteration, rank)``: call
-    :func:`seed_step` at the start of every iteration (it reseeds torch, numpy and ``random``)
-    and build samplers from :func:`derive_seed`. A run resumed from the checkpoint of
-    iteration ``k`` then replays iterations ``k+1 ...`` exactly as the uninterrupted run does;
-    only model, optimizer, scheduler and the step counter need to be checkpointed.
+    All per-iteration randomness is derived from ``(seed, iteration, rank)``
+    (:mod:`rankiqa.core.seeding`, re-exported here): call :func:`seed_step` at the start of
+    every iteration and build samplers from :func:`derive_seed`. A run resumed from the
+    checkpoint of iteration ``k`` then replays iterations ``k+1 ...`` exactly as the
+    uninterrupted run does; only model, optimizer, scheduler and the step counter need to be
+    checkpointed.
 
 Distributed
     :func:`init_distributed` reads the ``torchrun`` environment (``RANK``, ``WORLD_SIZE``,
@@ -18,71 +19,42 @@ from __future__ import annotations
 import csv
 import math
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import atomic_path, write_text_atomic
+from rankiqa.core.checkpoint import load_checkpoint
+from rankiqa.core.devices import resolve_device
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import atomic_path, write_json
+from rankiqa.core.seeding import derive_seed, generator, seed_everything, seed_step
 from rankiqa.training.checkpoint import unwrap_model
 
-# ----------------------------------------------------------------------------- seeding
-
-
-def derive_seed(seed: int, *keys: int) -> int:
-    """A 63-bit seed derived from ``seed`` and integer ``keys`` (e.g. iteration, rank).
-
-    Uses :class:`numpy.random.SeedSequence`, so nearby inputs give unrelated streams.
-    """
-    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *(int(k) & 0xFFFFFFFF for k in keys)])
-    hi, lo = (int(v) for v in ss.generate_state(2, dtype=np.uint32))
-    return ((hi & 0x7FFFFFFF) << 32) | lo
-
-
-def seed_everything(seed: int) -> None:
-    """Seed ``random``, numpy and torch (CPU and all CUDA devices)."""
-    random.seed(seed)
-    np.random.seed(seed % (1 << 32))  # noqa: NPY002 - legacy global RNG, seeded on purpose
-    torch.manual_seed(seed)
-
-
-def seed_step(seed: int, step: int, rank: int = 0) -> None:
-    """Reseed the global RNGs for one iteration (dropout, augmentation) from (seed, step, rank)."""
-    seed_everything(derive_seed(seed, step, rank))
-
-
-def generator(seed: int, *keys: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with :func:`derive_seed` of ``seed`` and ``keys``."""
-    gen = torch.Generator()
-    gen.manual_seed(derive_seed(seed, *keys))
-    return gen
-
-
-# ----------------------------------------------------------------------------- devices
-
-
-def resolve_device(name: str | None = None, local_rank: int = 0) -> torch.device:
-    """``name`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) or CUDA if available, else CPU.
-
-    Under ``torchrun`` a bare ``cuda`` means ``cuda:LOCAL_RANK``.
-    """
-    if name in (None, "", "auto"):
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device: unknown device {name!r}") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
-
+__all__ = [
+    "DistInfo",
+    "MetricsLog",
+    "NonFiniteLossError",
+    "all_reduce_sum",
+    "barrier",
+    "build_optimizer",
+    "build_scheduler",
+    "check_finite",
+    "cleanup_distributed",
+    "derive_seed",
+    "generator",
+    "get_rank",
+    "get_world_size",
+    "init_distributed",
+    "is_main_process",
+    "open_run",
+    "resolve_device",
+    "seed_everything",
+    "seed_step",
+    "wrap_ddp",
+    "write_json",
+]
 
 # ----------------------------------------------------------------------------- distributed
 
@@ -331,8 +303,6 @@ def open_run(out: str | os.PathLike, kind: str, resume: bool | str) -> dict | No
     when there is no checkpoint) or ``"auto"`` (continue if there is a checkpoint, else start).
     A checkpoint of another ``kind`` is always refused (``UserError``).
     """
-    from rankiqa.training.checkpoint import load_checkpoint
-
     ckpt_path = Path(out) / "checkpoint.pt"
     if resume == "auto":
         resume = ckpt_path.exists()
@@ -347,10 +317,3 @@ def open_run(out: str | os.PathLike, kind: str, resume: bool | str) -> dict | No
             "to continue it, or choose another folder"
         )
     return None
-
-
-def write_json(path: str | os.PathLike, data: object) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    import json
-
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch.utils.data import Dataset
 
+from rankiqa.core.imageio import read_image
+from rankiqa.core.seeding import generator as step_generator
 from rankiqa.data.iqa.records import IQATable
 from rankiqa.data.iqa.transforms import eval_views, prepare_uint8, random_crop, to_float
-from rankiqa.imageio import read_image
-from rankiqa.training.runner import generator as step_generator
 
 
 class IQAImages(Dataset):

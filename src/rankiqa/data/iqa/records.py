@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,23 @@ class IQATable:
     @property
     def distortions(self) -> list[str | None]:
         return [r.distortion for r in self.records]
+
+    def summary(self) -> dict[str, Any]:
+        """What ``rankiqa datasets --dataset NAME`` prints: size, score direction and ranges,
+        references, distortion types, official split sizes."""
+        scores = self.scores
+        return {
+            "dataset": self.name,
+            "root": str(self.root),
+            "images": len(self),
+            "kind": "synthetic" if self.synthetic else "authentic",
+            "direction": f"{self.direction} is better",
+            "nominal_range": list(self.score_range),
+            "observed_range": [float(min(scores)), float(max(scores))] if scores else [],
+            "references": len({r for r in self.references if r}),
+            "distortion_types": sorted({d for d in self.distortions if d}),
+            "official_split": {k: len(v) for k, v in (self.official_split or {}).items()} or None,
+        }
 
     def subset(self, indices: Sequence[int]) -> IQATable:
         """The records at ``indices`` (in that order); the official split is dropped."""

@@ -1,0 +1,137 @@
+"""The rankiqa model file: a safetensors state dict with JSON metadata in its header.
+
+Layout (contract 5): the tensors of a :class:`~rankiqa.models.QualityNet` state dict, and under
+the header metadata key ``rankiqa`` a JSON object::
+
+    {"format": "rankiqa-model", "version": 1,
+     "model_config": {...},                       # rebuilds the architecture
+     "input": {"resize": 256, "test_crops": "center", "crop_size": 224},
+     "score": {"offset": 0.0, "scale": 1.0, "range": [0, 100], "direction": "higher is better"},
+     "training": {...}, "metrics": {...}, "rankiqa_version": "0.1.0", "name": "..."}
+
+Reading uses ``safetensors.safe_open`` only: a model file cannot run code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import atomic_path
+
+METADATA_KEY = "rankiqa"
+FORMAT = "rankiqa-model"
+VERSION = 1
+DEFAULT_SCORE = {"offset": 0.0, "scale": 1.0, "range": [0, 100], "direction": "higher is better"}
+
+
+def build_metadata(
+    model_config: dict[str, Any],
+    input: dict[str, Any],
+    score: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    name: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Assemble and validate a model file's metadata dictionary."""
+    from rankiqa.core.preprocess import InputProtocol
+    from rankiqa.core.version import __version__
+
+    full_score = dict(DEFAULT_SCORE)
+    full_score.update(score or {})
+    metadata = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": name,
+        "model_config": dict(model_config),
+        "input": InputProtocol.from_dict(input).to_dict(),
+        "score": full_score,
+        "training": dict(training or {}),
+        "metrics": dict(metrics or {}),
+        "rankiqa_version": __version__,
+    }
+    metadata.update(extra)
+    json.dumps(metadata)  # fail early on anything not JSON-serialisable
+    return metadata
+
+
+def validate_metadata(metadata: Any, source: str) -> dict[str, Any]:
+    """Check the contract-5 fields; raise :class:`UserError` naming ``source`` otherwise."""
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise UserError(f"{source}: not a rankiqa model file (metadata format is not {FORMAT!r})")
+    if metadata.get("version") != VERSION:
+        raise UserError(
+            f"{source}: unsupported model file version {metadata.get('version')!r} "
+            f"(this rankiqa reads version {VERSION})"
+        )
+    for key in ("model_config", "input", "score"):
+        if not isinstance(metadata.get(key), dict):
+            raise UserError(f"{source}: model file metadata lacks the {key!r} object")
+    config = metadata["model_config"]
+    for key in ("backbone", "head"):
+        if key not in config:
+            raise UserError(f"{source}: model_config lacks {key!r}")
+    score = metadata["score"]
+    for key in ("offset", "scale"):
+        if not isinstance(score.get(key), (int, float)):
+            raise UserError(f"{source}: score.{key} must be a number")
+    from rankiqa.core.preprocess import InputProtocol
+
+    try:
+        InputProtocol.from_dict(metadata["input"])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{source}: invalid input protocol ({exc})") from None
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    return metadata
+
+
+def save_model_file(
+    path: str | os.PathLike, state_dict: dict[str, torch.Tensor], metadata: dict[str, Any]
+) -> Path:
+    """Write ``state_dict`` and ``metadata`` atomically as a rankiqa model file."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    validate_metadata(metadata, str(path))
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The validated metadata of a model file, without loading its tensors."""
+    return _read(Path(path), tensors=False)[1]
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, metadata) of a model file. Never unpickles; UserError on a bad file."""
+    return _read(Path(path), tensors=True)
+
+
+def _read(path: Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            header = handle.metadata() or {}
+            names = list(handle.keys()) if tensors else []
+            state = {k: handle.get_tensor(k) for k in names}
+    except Exception as exc:  # noqa: BLE001 - any parsing failure is the file's fault
+        raise UserError(f"{path}: not a valid safetensors model file ({exc})") from None
+    if METADATA_KEY not in header:
+        raise UserError(f"{path}: safetensors file without rankiqa metadata (not a model file)")
+    try:
+        metadata = json.loads(header[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: malformed rankiqa metadata JSON ({exc})") from None
+    return state, validate_metadata(metadata, str(path))
