@@ -18,6 +18,8 @@ REQUIRED = {
     "evaluate": ["--model", "m", "--dataset", "csv", "--root", "r"],
     "score": ["a.jpg"],
     "export": ["a.safetensors", "b.onnx"],
+    "map": ["a.jpg", "--output", "o.png"],
+    "report": ["--output", "r.html"],
 }
 
 #: values that must be refused by every numeric option

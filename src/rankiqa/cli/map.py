@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rankiqa.cli.argtypes import positive_int
+from rankiqa.cli.argtypes import add_device_option, positive_int, thread_count
+from rankiqa.core.devices import resolve_device
 from rankiqa.errors import UserError
 
 DESCRIPTION = """\
@@ -51,8 +52,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     configure_cpu(args.threads)
     paths = expand_inputs(args.paths, recursive=args.recursive)
     targets = _targets(paths, Path(args.output), args.format)
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=str(resolve_device(args.device)))
     full = model.protocol.test_crops == "full"  # the map pass is then the score's pass
     failures = 0
     for path, target in targets:

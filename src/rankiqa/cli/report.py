@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rankiqa.cli.argtypes import positive_int
+from rankiqa.cli.argtypes import add_device_option, thread_count
+from rankiqa.core.devices import resolve_device
 
 DESCRIPTION = """\
 Write one HTML file that shows images sorted by quality score, with the score histogram,
@@ -44,8 +45,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.maps or any(p not in known for p in paths):
         from rankiqa.inference.api import load_model
 
-        model = load_model(args.model, device=args.device)
+        model = load_model(args.model, device=str(resolve_device(args.device)))
     total = len(known | set(paths))
     progress = tqdm(total=total, unit="img", disable=not sys.stderr.isatty(), file=sys.stderr)
     rows = make_report(
