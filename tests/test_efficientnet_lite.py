@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from rankiqa.errors import UserError
 from rankiqa.models import build_model
+from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.efficientnet_lite import Conv2dSame, EfficientNetLite
 
 
@@ -34,8 +35,10 @@ def test_same_padding_matches_tensorflow_for_even_sizes(kernel, stride):
 def test_taps_channels_and_strides():
     net = EfficientNetLite().eval()
     taps = net.forward_taps(torch.rand(1, 3, 64, 96))
-    assert [t.shape[1] for t in taps] == [16, 24, 40, 80, 112, 192, 1280]
-    assert [t.shape[-1] for t in taps] == [48, 24, 12, 6, 6, 3, 3]
+    assert [t.shape[1] for t in taps] == list(net.tap_channels)
+    assert net.tap_channels == BACKBONES["efficientnet_lite0"].tap_channels
+    assert len(taps) == 18 and taps[0].shape[-1] == 48  # stem at stride 2
+    assert [t.shape[-1] for t in taps[-2:]] == [3, 3]  # last block and head at stride 32
 
 
 def test_stats_model_accepts_any_size_and_uses_half_normalisation():

@@ -71,7 +71,7 @@ def main() -> None:
             views = [img] if args.no_flip else [img, img.flip(-1)]
             for flip, v in enumerate(views):
                 x = net.stem(((v - 0.5) / 0.5).contiguous(memory_format=torch.channels_last))
-                s = []
+                s = [pooled(x)] if net.tap_stem else []
                 for b in range(args.split):
                     x = net._blocks[b](x)
                     if b in taps:

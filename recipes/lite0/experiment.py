@@ -35,8 +35,6 @@ from rankiqa.losses import ranking_hinge_loss
 from rankiqa.models.efficientnet_lite import EfficientNetLite
 from rankiqa.models.heads import StatsHead
 
-TAP_CHANNELS = (16, 24, 40, 80, 112, 192, 1280)
-
 
 class Tail(nn.Module):
     """Trainable end of the network: block 15 + head conv + stats head (frozen stats in)."""
@@ -49,11 +47,12 @@ class Tail(nn.Module):
         self.split = split
 
     def tail_stats(self, x: torch.Tensor) -> torch.Tensor:
+        out = []
         for block in self.blocks:
             x = block(x)
-        x = F.relu6(self._bn1(self._conv_head(x)))
-        flat = x.flatten(2)
-        return torch.cat([flat.mean(2), flat.std(2)], 1)
+            out.append(x)
+        out.append(F.relu6(self._bn1(self._conv_head(x))))
+        return torch.cat([torch.cat([f.flatten(2).mean(2), f.flatten(2).std(2)], 1) for f in out], 1)
 
     def forward(self, frozen: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         z = torch.cat([frozen, self.tail_stats(x)], 1)
@@ -125,7 +124,7 @@ def build_tail(weights: str, split: int) -> Tail:
     net = EfficientNetLite()
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc")})
-    head = StatsHead(TAP_CHANNELS)
+    head = StatsHead(net.tap_channels)
     return Tail(net, head, split)
 
 
