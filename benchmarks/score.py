@@ -253,6 +253,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="best of R interleaved rounds")
     parser.add_argument("--no-ablation", action="store_true")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument(
+        "--compare", default=None, help="another model file to time in the same run (e.g. the "
+        "previous default: git show 1c7c51f:src/rankiqa/weights/default.safetensors > old.st)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(THREADS)
@@ -307,12 +311,23 @@ def main() -> None:
         for k in ("network_batch_16_channels_last", "network_page_faults_per_image")
         if k in after
     }
+    result["default_model"]["runtime"] = model.runtime_name
     shipped = {"shipped": pipeline(model, args.batch_size, args.workers)}
-    result["default_model"]["end_to_end"] = best_of(shipped, bench_files, args.repeats)["shipped"]
+    if model.runtime is not None:  # the same network through PyTorch, for the ratio
+        eager = load_model(runtime="torch")
+        shipped["shipped, runtime torch"] = pipeline(eager, args.batch_size, args.workers)
+    if args.compare:
+        other = load_model(args.compare)
+        shipped[f"compare: {args.compare}"] = pipeline(other, args.batch_size, args.workers)
+        result["compare_model"] = {"file": args.compare, "input": other.protocol.to_dict(),
+                                   "backbone": other.net.config.get("backbone")}
+    rates = best_of(shipped, bench_files, args.repeats)
+    result["default_model"]["end_to_end"] = rates.pop("shipped")
+    result["default_model"]["end_to_end_others"] = rates
     result["default_model"]["pipeline"] = (
         f"rankiqa.inference.batch.iter_scores (= rankiqa score): batch {args.batch_size}, "
-        f"{args.workers} decoding workers, JPEG draft decoding, channels_last, inference_mode, "
-        "glibc malloc tuning"
+        f"{args.workers} decoding workers, JPEG draft decoding, runtime "
+        f"{model.runtime_name} (channels_last + inference_mode for torch), glibc malloc tuning"
     )
 
     if args.compile:

@@ -37,8 +37,9 @@ def test_taps_channels_and_strides():
     taps = net.forward_taps(torch.rand(1, 3, 64, 96))
     assert [t.shape[1] for t in taps] == list(net.tap_channels)
     assert net.tap_channels == BACKBONES["efficientnet_lite0"].tap_channels
-    assert len(taps) == 18 and taps[0].shape[-1] == 48  # stem at stride 2
-    assert [t.shape[-1] for t in taps[-2:]] == [3, 3]  # last block and head at stride 32
+    assert [t.shape[-1] for t in taps] == [48, 24, 12, 6, 6, 3, 3]
+    every = EfficientNetLite(taps="blocks").forward_taps(torch.rand(1, 3, 64, 96))
+    assert len(every) == 18 and every[0].shape[1] == 32  # stem, 16 blocks, head
 
 
 def test_stats_model_accepts_any_size_and_uses_half_normalisation():

@@ -29,8 +29,8 @@ def pooled(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([flat.mean(2), flat.std(2)], 1)
 
 
-def lite0(weights: str) -> EfficientNetLite:
-    net = EfficientNetLite()
+def lite0(weights: str, taps: str = "stages") -> EfficientNetLite:
+    net = EfficientNetLite(taps=taps)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc")})
     return net.eval().to(memory_format=torch.channels_last)
@@ -57,9 +57,10 @@ def main() -> None:
     ap.add_argument("--split", type=int, default=15, help="first trainable block")
     ap.add_argument("--weights", required=True, help="efficientnet-lite0 .pth (ImageNet)")
     ap.add_argument("--no-flip", action="store_true")
+    ap.add_argument("--taps", choices=["stages", "blocks"], default="stages")
     args = ap.parse_args()
     torch.set_num_threads(int(__import__("os").environ.get("THREADS", "1")))
-    net = lite0(args.weights)
+    net = lite0(args.weights, args.taps)
     items = list(items_clive(args.root) if args.set == "clive" else items_ranked(args.root))
     taps = [b for b in net.tap_blocks if b < args.split]
     stats, maps, meta = [], [], []

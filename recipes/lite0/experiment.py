@@ -45,12 +45,14 @@ class Tail(nn.Module):
         self._conv_head, self._bn1 = net._conv_head, net._bn1
         self.head = head
         self.split = split
+        self.tap_blocks = net.tap_blocks
 
     def tail_stats(self, x: torch.Tensor) -> torch.Tensor:
         out = []
-        for block in self.blocks:
+        for index, block in enumerate(self.blocks, start=self.split):
             x = block(x)
-            out.append(x)
+            if index in self.tap_blocks:
+                out.append(x)
         out.append(F.relu6(self._bn1(self._conv_head(x))))
         return torch.cat([torch.cat([f.flatten(2).mean(2), f.flatten(2).std(2)], 1) for f in out], 1)
 
@@ -120,8 +122,8 @@ def pair_accuracy(scores: dict[int, float], groups: list[dict]) -> dict[str, flo
     return out
 
 
-def build_tail(weights: str, split: int) -> Tail:
-    net = EfficientNetLite()
+def build_tail(weights: str, split: int, taps: str = "stages") -> Tail:
+    net = EfficientNetLite(taps=taps)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc")})
     head = StatsHead(net.tap_channels)
@@ -178,6 +180,8 @@ def main() -> None:
     ap.add_argument("--final", default=None, help="train on all images, save to this path")
     ap.add_argument("--out", required=True, help="JSON results")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--taps", choices=["stages", "blocks"], default="stages",
+                    help="must match the cache (cache_features.py --taps)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -204,7 +208,7 @@ def main() -> None:
         splits = [all_splits[k] for k in wanted]
 
     results = []
-    base_tail = build_tail(args.weights, split)
+    base_tail = build_tail(args.weights, split, args.taps)
     need_frozen = args.mode in ("ridge", "head")
     if need_frozen:
         t0 = time.time()

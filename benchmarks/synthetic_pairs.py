@@ -1,0 +1,62 @@
+"""Pair accuracy of models on a ranked set (``rankiqa distort`` output): the fraction of
+(better, worse) pairs within each (reference, distortion) that a model orders correctly
+(pristine = level 0 is better than every level; ties count as errors).
+
+    rankiqa distort ../shared/data/reference/kodak kodak-live --preset live --max-side 512
+    python benchmarks/synthetic_pairs.py kodak-live --model default --model old.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from rankiqa.inference import load_model
+from rankiqa.inference.batch import iter_scores
+
+
+def pair_accuracy(rows: list[dict], scores: dict[str, float]) -> dict[str, float]:
+    groups: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)
+    pristine: dict[str, str] = {}
+    for row in rows:
+        if int(row["level"]) == 0:
+            pristine[row["reference"]] = row["path"]
+        else:
+            groups[(row["reference"], row["distortion"])][int(row["level"])] = row["path"]
+    per_type: dict[str, list[float]] = defaultdict(list)
+    for (ref, dist), levels in groups.items():
+        order = [pristine[ref]] + [levels[k] for k in sorted(levels)]
+        s = [scores[p] for p in order]
+        for a in range(len(s)):
+            for b in range(a + 1, len(s)):
+                per_type[dist].append(float(s[a] > s[b]))
+    out = {k: round(float(np.mean(v)), 4) for k, v in sorted(per_type.items())}
+    out["all"] = round(float(np.mean([x for v in per_type.values() for x in v])), 4)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("ranked", help="folder with manifest.csv")
+    ap.add_argument("--model", action="append", default=None, help="model (repeatable)")
+    args = ap.parse_args()
+    root = Path(args.ranked)
+    with open(root / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    paths = [str(root / r["path"]) for r in rows]
+    result = {"ranked_set": str(root), "images": len(rows)}
+    for name in args.model or ["default"]:
+        model = load_model(name)
+        scored = {Path(r.path).relative_to(root).as_posix(): r.score
+                  for r in iter_scores(model, paths, 16, 2)}
+        result[name] = pair_accuracy(rows, scored)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
