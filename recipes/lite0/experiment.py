@@ -364,7 +364,7 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
     p_te = predict_clive(test) if len(test) else None
     ev_scores = predict_ev()
     if args.final:
-        torch.save({"tail": tail.state_dict(), "mu": mu, "sd": sd, "split": tail.split},
+        torch.save({"tail": tail.state_dict(), "mu": float(mu), "sd": float(sd), "split": tail.split},
                    args.final)
     return res, p_te, ev_scores
 

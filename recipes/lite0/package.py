@@ -59,6 +59,9 @@ def main() -> None:
         },
         metrics=metrics,
         name="default",
+        licence="weights: derived from EfficientNet-Lite0 ImageNet weights (Apache-2.0) and "
+        "trained on LIVE In the Wild (UT Austin notice) and CBSD68/McMaster (research use); "
+        "see docs/model-card.md",
     )
     out = save_model_file(args.out, net.state_dict(), metadata)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

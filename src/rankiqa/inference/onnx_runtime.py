@@ -68,6 +68,8 @@ class OnnxRuntime:
         options.intra_op_num_threads = int(threads or torch.get_num_threads())
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # idle threads sleep instead of spinning: the cores go to the decoding workers
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
         self.session = ort.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
