@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,29 +81,14 @@ class OnnxRuntime:
 
 def export_for_runtime(model: IQAModel, path: Path) -> Path:
     """Export ``model`` (dynamic batch and size) to ``path`` atomically."""
-    from rankiqa.imageio import atomic_path
+    from rankiqa.inference.export import export_onnx
 
-    size = int(model.protocol.crop_size)
-    example = torch.rand(1, 3, size, size)
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
-    model.eval()
     try:
-        with atomic_path(path) as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (example,),
-                str(tmp),
-                input_names=["image"],
-                output_names=["score"],
-                dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "score": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
+        return export_onnx(model, path, dynamic_size=True)
     finally:
         model.train(was_training)
-    return path
 
 
 def attach_onnx_runtime(
