@@ -125,31 +125,51 @@ def test_untrained_model_says_so() -> None:
 def test_packaged_default_model(image: np.ndarray) -> None:
     path = packaged_models_dir() / "default.safetensors"
     assert path.is_file(), f"{path}: the packaged default model is missing (package data lost?)"
-    assert path.stat().st_size <= 15 * 1024 * 1024
+    assert path.stat().st_size <= 25 * 1000 * 1000  # the packaged weights' budget
     metadata = read_metadata(path)
     assert metadata["score"]["range"] == [0, 100]
     assert metadata["score"]["direction"] == "higher is better"
     assert metadata["metrics"] and metadata["training"]
     model = load_model()
-    sharp = natural_image(256, 320, seed=3)
+    sharp = drawn_scene(256, 320)
     blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(4)))
-    assert model.score(blurred) < model.score(sharp)
+    assert model.score(blurred) < model.score(sharp) - 10
 
 
-def test_packaged_default_model_ranks_compression_and_blur_levels() -> None:
-    """On a textured image, strong JPEG / JPEG 2000 / blur lower the default model's score."""
+def drawn_scene(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Discs and rectangles with crisp edges over smooth gradients, no fine random texture
+    (which the default model, trained to rank noise, reads as noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    ramps = [0.4 + 0.3 * yy / height, 0.5 + 0.2 * xx / width, 0.6 - 0.2 * yy / height]
+    img = np.stack(ramps, axis=2)
+    for _ in range(25):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(8, 60)
+        mask = np.clip(r - np.hypot(xx - cx, yy - cy), 0, 1)[..., None]
+        img = img * (1 - mask) + rng.uniform(0, 1, 3) * mask
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.mark.shared
+def test_packaged_default_model_ranks_distortion_levels(shared_dir: Path) -> None:
+    """On real photos, every level of blur, noise, JPEG and JPEG 2000 lowers the score.
+
+    (Synthetic textures are outside the photos the model was trained on: it reads their fine
+    random detail as noise, so a real photograph is used.)
+    """
     path = packaged_models_dir() / "default.safetensors"
     assert path.is_file(), f"{path}: the packaged default model is missing (package data lost?)"
+    from rankiqa.core.imageio import read_image
     from rankiqa.distortions import LIVE
 
     model = load_model()
-    image = natural_image(384, 512, seed=1)
-    rng = np.random.default_rng(0)
-    pristine = model.score(image)
-    for group, level in (("jpeg", 5), ("jp2k", 3), ("gblur", 2)):
-        assert model.score(LIVE[group](image, level, rng)) < pristine - 3, group
-    jpeg = [model.score(LIVE["jpeg"](image, k, rng)) for k in range(6)]
-    assert jpeg == sorted(jpeg, reverse=True)
+    for name in ("kodim03.png", "kodim14.png"):
+        image = read_image(shared_dir / "data/reference/kodak" / name)
+        rng = np.random.default_rng(0)
+        for group in ("gblur", "wn", "jpeg", "jp2k"):
+            scores = [model.score(image)]
+            scores += [model.score(LIVE[group](image, k, rng)) for k in range(1, 6)]
+            assert scores == sorted(scores, reverse=True), (name, group, scores)
 
 
 def test_read_metadata_loads_no_tensor(tmp_path: Path, monkeypatch) -> None:

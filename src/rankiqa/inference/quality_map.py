@@ -185,6 +185,7 @@ def quality_map(
     region: int | None = None,
     overlap: int = DEFAULT_OVERLAP,
     max_pixels: int | None = None,
+    clip: bool = True,
 ) -> QualityMap:
     """Local quality of an image: one value per overlapping square region (higher = better).
 
@@ -196,12 +197,15 @@ def quality_map(
         a path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1].
     region
         region side in pixels at the model's input resolution (the image after the model's
-        resize); default :func:`default_region`: a third of the shorter side (107 px for the
-        default model, which resizes the shorter side to 320).
+        resize); default :func:`default_region`: a third of the shorter side (128 px for the
+        default model, which resizes the shorter side to 384).
     overlap
         regions move by ``region / overlap`` pixels (default 4: a quarter of a region).
     max_pixels
         decompression-bomb limit for paths.
+    clip
+        clip the values to the model's score range (default); ``False`` keeps the raw
+        extrapolation of images far outside the training domain.
 
     Returns
     -------
@@ -233,7 +237,7 @@ def quality_map(
         batch = batch.contiguous(memory_format=torch.channels_last)
         maps, whole = region_scores(model.net, batch, region_px, overlap)
     values = (maps[0].float().cpu() * model.scale + model.offset).numpy().astype(np.float32)
-    bounds = score_range(model)
+    bounds = score_range(model) if clip else None
     if bounds is not None:
         np.clip(values, *bounds, out=values)
     height, width = int(prepared.shape[1]), int(prepared.shape[2])
