@@ -206,3 +206,23 @@ def test_bad_options_one_line_error(tmp_path: Path, model_file, capsys, extra, m
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit):
         main(["score", str(tmp_path), "--batch-size", "0"])
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`rankiqa score DIR | head -1`: no traceback when the reader stops early."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from rankiqa.inference.export import save_model, untrained_model
+
+    model = save_model(untrained_model("shallow"), tmp_path / "m.safetensors")
+    for i in range(40):
+        Image.new("RGB", (64, 64), (i * 6, 80, 120)).save(tmp_path / f"{i:02d}.png")
+    cmd = [sys.executable, "-m", "rankiqa", "score", str(tmp_path), "-m", str(model)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

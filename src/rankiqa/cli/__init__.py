@@ -71,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun: one message, not one each
             print(f"rankiqa: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `rankiqa score DIR | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 141
     except KeyboardInterrupt:
         print("rankiqa: interrupted", file=sys.stderr)
         return 130
