@@ -52,3 +52,17 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not available")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def stats_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained shallow + stats-head model file (maps and report tests)."""
+    from rankiqa.inference.export import save_model, untrained_model
+
+    model = untrained_model(
+        "shallow",
+        head="stats",
+        input={"resize": 200, "crop_size": 192},
+        score={"offset": 50.0, "scale": 10.0},
+    )
+    return save_model(model, tmp_path_factory.mktemp("model") / "tiny.safetensors")

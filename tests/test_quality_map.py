@@ -13,7 +13,7 @@ from PIL import Image
 import rankiqa
 from conftest import natural_image
 from rankiqa.cli import main
-from rankiqa.inference.export import save_model, untrained_model
+from rankiqa.inference.export import untrained_model
 from rankiqa.inference.quality_map import expected_grid, quality_map, region_scores
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.report.overlay import resample_map
@@ -114,49 +114,38 @@ def test_resample_map_places_values_at_region_centres() -> None:
 
 
 # ----------------------------------------------------------------------------- rankiqa map
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    model = untrained_model(
-        "shallow",
-        head="stats",
-        input={"resize": 200, "crop_size": 192},
-        score={"offset": 50.0, "scale": 10.0},
-    )
-    return save_model(model, tmp_path_factory.mktemp("model") / "tiny.safetensors")
-
-
-def test_map_cli_writes_png_npy_and_raw(tmp_path: Path, model_file: Path, capsys) -> None:
+def test_map_cli_writes_png_npy_and_raw(tmp_path: Path, stats_model_file: Path, capsys) -> None:
     path = tmp_path / "photo.jpg"
     Image.fromarray(natural_image(200, 300, seed=5)).save(path, quality=92)
     out = tmp_path / "out"
-    assert main(["map", str(path), "-o", str(out / "m.png"), "-m", str(model_file)]) == 0
+    assert main(["map", str(path), "-o", str(out / "m.png"), "-m", str(stats_model_file)]) == 0
     with Image.open(out / "m.png") as png:
         assert png.width > png.height  # photo and colour bar, landscape like the photo
-    assert main(["map", str(path), "-o", str(out / "raw.png"), "--raw", "-m", str(model_file)]) == 0
+    assert main(["map", str(path), "-o", str(out / "raw.png"), "--raw", "-m", str(stats_model_file)]) == 0
     with Image.open(out / "raw.png") as raw:
         assert raw.size == (300, 200)  # the bare map at the image's size and aspect
-    assert main(["map", str(path), "-o", str(out / "v.npy"), "-m", str(model_file)]) == 0
+    assert main(["map", str(path), "-o", str(out / "v.npy"), "-m", str(stats_model_file)]) == 0
     values = np.load(out / "v.npy")
-    model = rankiqa.load_model(model_file)
+    model = rankiqa.load_model(stats_model_file)
     np.testing.assert_allclose(values, model.quality_map(path), atol=1e-4)
     assert "score" in capsys.readouterr().out
     assert not list(out.glob(".*tmp"))
 
 
-def test_map_cli_folder_and_bad_files(tmp_path: Path, model_file: Path, capsys) -> None:
+def test_map_cli_folder_and_bad_files(tmp_path: Path, stats_model_file: Path, capsys) -> None:
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(2):
         Image.fromarray(natural_image(200, 260, seed=i)).save(folder / f"p{i}.png")
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "maps"
-    code = main(["map", str(folder), "-o", str(out), "--format", "npy", "-m", str(model_file)])
+    code = main(["map", str(folder), "-o", str(out), "--format", "npy", "-m", str(stats_model_file)])
     err = capsys.readouterr().err
     assert code == 1 and "broken.jpg" in err
     assert sorted(p.name for p in out.iterdir()) == ["p0.npy", "p1.npy"]
     # a bad option value: one line, exit 2, nothing written
     code = main(
-        ["map", str(folder / "p0.png"), "-o", str(tmp_path / "m.gif"), "-m", str(model_file)]
+        ["map", str(folder / "p0.png"), "-o", str(tmp_path / "m.gif"), "-m", str(stats_model_file)]
     )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "m.gif" in err

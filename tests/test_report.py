@@ -16,7 +16,6 @@ import rankiqa
 from conftest import natural_image
 from rankiqa.cli import main
 from rankiqa.errors import UserError
-from rankiqa.inference.export import save_model, untrained_model
 from rankiqa.report.html import PAGE_SIZE, ReportRow, build_report, make_report, read_scores_csv
 
 
@@ -25,17 +24,6 @@ def page_rows(page: str) -> list[dict]:
     match = re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)
     assert match, "no data block"
     return json.loads(match.group(1))
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    model = untrained_model(
-        "shallow",
-        head="stats",
-        input={"resize": 200, "crop_size": 192},
-        score={"offset": 50.0, "scale": 10.0},
-    )
-    return save_model(model, tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 def photos(folder: Path, count: int = 4) -> list[Path]:
@@ -69,18 +57,18 @@ def test_read_scores_csv_and_its_errors(tmp_path: Path) -> None:
 
 
 def test_report_cli_scores_embeds_and_lists_errors(
-    tmp_path: Path, model_file: Path, capsys
+    tmp_path: Path, stats_model_file: Path, capsys
 ) -> None:
     folder = tmp_path / "imgs"
     paths = photos(folder, 3)
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "site" / "report.html"
-    code = main(["report", str(folder), "-o", str(out), "--maps", "-m", str(model_file)])
+    code = main(["report", str(folder), "-o", str(out), "--maps", "-m", str(stats_model_file)])
     assert code == 1  # one unreadable file
     assert "1 errors" in capsys.readouterr().out
     page = out.read_text()
     rows = {r["path"]: r for r in page_rows(page)}
-    model = rankiqa.load_model(model_file)
+    model = rankiqa.load_model(stats_model_file)
     for path in paths:
         row = rows[str(path)]
         assert row["score"] == pytest.approx(model.score(path), abs=1e-2)

@@ -38,7 +38,7 @@ RUNTIMES = ("auto", "torch", "onnx")
 ONNX_PREFERRED = ("efficientnet_lite0", "mobilenet_v3_small")
 
 
-def cache_dir() -> Path:
+def default_cache_dir() -> Path:
     """Folder of derived files (exported ONNX graphs)."""
     if os.environ.get("RANKIQA_CACHE"):
         return Path(os.environ["RANKIQA_CACHE"])
@@ -107,18 +107,17 @@ def attach_onnx_runtime(
         ) from None
     if model.net.config.get("head") == "paper":
         raise UserError("the onnx runtime needs a head that accepts any size (not 'paper')")
-    folder = Path(cache_dir) if cache_dir is not None else globals()["cache_dir"]()
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / "onnx" / f"{model_digest(model)}.onnx"
-    if not path.is_file():
+    for attempt in range(2):  # a missing or damaged cache file is exported (again) once
         try:
-            export_for_runtime(model, path)
-        except Exception as exc:  # noqa: BLE001 - any exporter failure: say it in one line
-            raise UserError(f"cannot export the model to ONNX for the onnx runtime ({exc})") from None
-    try:
-        runtime = OnnxRuntime(path, threads)
-    except Exception:  # noqa: BLE001 - a damaged cache file: export again once
-        export_for_runtime(model, path)
-        runtime = OnnxRuntime(path, threads)
+            if attempt or not path.is_file():
+                export_for_runtime(model, path)
+            runtime = OnnxRuntime(path, threads)
+            break
+        except Exception as exc:  # noqa: BLE001 - any exporter/loader failure: one line
+            if attempt:
+                raise UserError(f"cannot prepare the onnx runtime for this model ({exc})") from None
     model.runtime = runtime
     return runtime
 
