@@ -327,7 +327,8 @@ def main() -> None:
     result["default_model"]["pipeline"] = (
         f"rankiqa.inference.batch.iter_scores (= rankiqa score): batch {args.batch_size}, "
         f"{args.workers} decoding workers, JPEG draft decoding, runtime "
-        f"{model.runtime_name} (channels_last + inference_mode for torch), glibc malloc tuning"
+        f"{model.runtime_name} (channels_last + inference_mode for torch; onnxruntime: each "
+        "worker scores its images with its own 1-thread session), glibc malloc tuning"
     )
 
     if args.compile:

@@ -68,3 +68,40 @@ def test_pickled_model_drops_the_session(lite_model, tmp_path):
     copy = pickle.loads(pickle.dumps(lite_model))
     assert copy.runtime is None and lite_model.runtime is not None
     lite_model.runtime = None
+
+
+def test_workers_score_with_their_own_sessions_in_order(lite_model, tmp_path):
+    """iter_scores with an ONNX engine and workers: scores made in the worker processes equal
+    the in-process PyTorch ones, rows keep the input order and a bad file costs its row."""
+    import numpy as np
+    from PIL import Image
+
+    from rankiqa.inference.batch import iter_scores
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(7):
+        path = tmp_path / f"{k}.png"
+        Image.fromarray(rng.integers(0, 256, (60 + 9 * k, 80, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    paths.insert(3, str(tmp_path / "bad.png"))
+    lite_model.runtime = None
+    expected = list(iter_scores(lite_model, paths, workers=0))
+    engine = attach_onnx_runtime(lite_model, cache_dir=tmp_path)
+
+    class NotHere:
+        def run(self, *args):
+            raise AssertionError("scored in the main process")
+
+    engine._session = NotHere()  # the workers' copies open their own sessions
+    try:
+        got = list(iter_scores(lite_model, paths, workers=2))
+    finally:
+        lite_model.runtime = None
+    assert [r.path for r in got] == paths
+    assert got[3].score is None and got[3].error and expected[3].score is None
+    good = [(g.score, e.score) for g, e in zip(got, expected) if e.score is not None]
+    assert len(good) == 7
+    assert [g for g, _ in good] == pytest.approx([e for _, e in good], abs=1e-4)
+    assert pickle.loads(pickle.dumps(engine))._session is None  # a copy re-opens lazily

@@ -22,6 +22,7 @@ import copy
 import json
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -127,7 +128,9 @@ def build_tail(weights: str, split: int, taps: str = "stages") -> Tail:
     state = torch.load(weights, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc")})
     head = StatsHead(net.tap_channels)
-    return Tail(net, head, split)
+    tail = Tail(net, head, split)
+    tail.head_channels = net.tap_channels
+    return tail
 
 
 def frozen_features(tail: Tail, cache: dict, batch: int = 32) -> torch.Tensor:
@@ -165,6 +168,9 @@ def main() -> None:
     ap.add_argument("--splits", required=True)
     ap.add_argument("--ranked", nargs="*", default=[])
     ap.add_argument("--eval-ranked", default=None)
+    ap.add_argument("--ranked-clive", default=None,
+                    help="in-domain ranked cache whose references are clive-dev photos: each "
+                    "split uses only the groups of photos in its training part")
     ap.add_argument("--weights", required=True)
     ap.add_argument("--mode", choices=["ridge", "head", "finetune"], default="head")
     ap.add_argument("--rank-weight", type=float, default=0.0)
@@ -180,6 +186,14 @@ def main() -> None:
     ap.add_argument("--final", default=None, help="train on all images, save to this path")
     ap.add_argument("--out", required=True, help="JSON results")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--extra-clive", default=None,
+                    help="a second cache of the same images at another scale (multi-scale head)")
+    ap.add_argument("--extra-ranked", nargs="*", default=[])
+    ap.add_argument("--extra-eval-ranked", default=None)
+    ap.add_argument("--plcc-weight", type=float, default=0.0,
+                    help="adds (1 - Pearson r) of each batch's predictions to the MOS loss")
+    ap.add_argument("--members", type=int, default=1,
+                    help="ensemble: heads trained from different seeds, predictions averaged")
     ap.add_argument("--taps", choices=["stages", "blocks"], default="stages",
                     help="must match the cache (cache_features.py --taps)")
     args = ap.parse_args()
@@ -194,7 +208,11 @@ def main() -> None:
     for i, m in enumerate(clive["meta"]):
         row_of[int(m["index"])][int(m["flip"])] = i
     ranked = [load_cache(p) for p in args.ranked]
+    if args.ranked_clive:
+        ranked.append(load_cache(args.ranked_clive))
     rank_groups = [(k, g) for k, c in enumerate(ranked) for g in ranked_groups(c)]
+    in_domain = len(ranked) - 1 if args.ranked_clive else None
+    stems = [Path(r.path).stem for r in table.records]
     ev = load_cache(args.eval_ranked) if args.eval_ranked else {"maps": [], "stats": None, "meta": []}
     ev_groups = ranked_groups(ev, flip=0)
     split = int(clive["split"])
@@ -215,6 +233,13 @@ def main() -> None:
         feat_clive = frozen_features(base_tail, clive)
         feat_ev = frozen_features(base_tail, ev) if ev["maps"] else torch.zeros(0, 1)
         feat_ranked = [frozen_features(base_tail, c) for c in ranked]
+        if args.extra_clive:  # multi-scale: the same rows at a second input size, concatenated
+            cat = lambda a, b: torch.cat([a, frozen_features(base_tail, load_cache(b))], 1)  # noqa: E731
+            feat_clive = cat(feat_clive, args.extra_clive)
+            if ev["maps"]:
+                feat_ev = cat(feat_ev, args.extra_eval_ranked)
+            feat_ranked = [cat(f, p) for f, p in zip(feat_ranked, args.extra_ranked, strict=True)]
+            base_tail.head = StatsHead(tuple(base_tail.head_channels) * 2)
         print(f"frozen features in {time.time() - t0:.0f}s", flush=True)
 
     for sp in splits:
@@ -229,6 +254,11 @@ def main() -> None:
         n_val = int(round(args.val_fraction * len(perm)))
         val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         mu, sd = targets[train].mean(), targets[train].std()
+        split_groups = rank_groups
+        if in_domain is not None:  # distorted copies of validation/test photos stay out
+            allowed = {stems[i] for i in train}
+            split_groups = [(k, g) for k, g in rank_groups
+                            if k != in_domain or Path(g["ref"]).stem in allowed]
 
         if args.mode == "ridge":
             # originals only: a mirrored copy would leak into leave-one-out
@@ -242,11 +272,24 @@ def main() -> None:
             ev_scores = {i: float(p_ev[i]) for i in range(len(p_ev))}
             res = {"val_srocc": float(spearmanr(p_val, targets[val])[0])}
         else:
-            res, p_te, ev_scores = train_one(
-                args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
-                rank_groups, ranked, ev, feat_clive if need_frozen else None,
-                feat_ranked if need_frozen else None, feat_ev if need_frozen else None,
-            )
+            members = []
+            for member in range(args.members):
+                torch.manual_seed(member)
+                members.append(train_one(
+                    args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
+                    split_groups, ranked, ev, feat_clive if need_frozen else None,
+                    feat_ranked if need_frozen else None, feat_ev if need_frozen else None,
+                    seed=7 + member, final=(f"{args.final}.m{member}" if args.final and
+                                            args.members > 1 else args.final),
+                ))
+            res = members[0][0]
+            if args.members > 1:  # the ensemble's own validation SROCC (what chooses runs)
+                p_val = np.mean([m[3] for m in members], 0)
+                res = {"val_srocc": float(spearmanr(p_val, targets[val])[0]),
+                       "member_val_srocc": [round(m[0]["val_srocc"], 4) for m in members],
+                       "best_epochs": [m[0]["best_epoch"] for m in members]}
+            p_te = None if members[0][1] is None else np.mean([m[1] for m in members], 0)
+            ev_scores = {i: float(np.mean([m[2][i] for m in members])) for i in members[0][2]}
         if len(test):
             res["test_srocc"] = float(spearmanr(p_te, targets[test])[0])
             res["test_plcc"] = float(pearsonr(p_te, targets[test])[0])
@@ -267,7 +310,7 @@ def main() -> None:
 
 
 def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd, rank_groups,
-              ranked, ev, feat_clive, feat_ranked, feat_ev):
+              ranked, ev, feat_clive, feat_ranked, feat_ev, seed=7, final=None):
     """Train the head (frozen features) or the tail; return val/test predictions."""
     finetune = args.mode == "finetune"
     tail = copy.deepcopy(base_tail)
@@ -290,7 +333,11 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
                        *tail._bn1.parameters()]
         groups.append({"params": tail_params, "lr": args.tail_lr})
     opt = torch.optim.AdamW(groups, weight_decay=args.weight_decay)
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
+    if args.members > 1:  # each member its own initialisation
+        for module in tail.head.fc:
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
     steps_per_epoch = max(1, len(train) // args.batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs * steps_per_epoch)
 
@@ -336,6 +383,10 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
             else:
                 pred = tail_scores(tail, clive, rows)
             loss = F.mse_loss(pred, y)
+            if args.plcc_weight > 0:
+                pc, yc = pred - pred.mean(), y - y.mean()
+                r = (pc * yc).sum() / (pc.norm() * yc.norm() + 1e-8)
+                loss = loss + args.plcc_weight * (1 - r)
             if args.rank_weight > 0 and rank_groups:
                 rl = 0.0
                 for _ in range(args.rank_groups):
@@ -362,11 +413,12 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
     tail.load_state_dict(best[1])
     res = {"val_srocc": best[0], "best_epoch": best[2], "val_history": history}
     p_te = predict_clive(test) if len(test) else None
+    p_val = predict_clive(val)
     ev_scores = predict_ev()
-    if args.final:
+    if final:
         torch.save({"tail": tail.state_dict(), "mu": float(mu), "sd": float(sd), "split": tail.split},
-                   args.final)
-    return res, p_te, ev_scores
+                   final)
+    return res, p_te, ev_scores, p_val
 
 
 if __name__ == "__main__":

