@@ -64,3 +64,14 @@ def test_stats_head_taps_match_declared_channels(name):
             model.backbone, torch.rand(1, 3, model.input_size, model.input_size), spec.taps
         )
     assert [t.shape[1] for t in taps] == list(spec.tap_channels)
+
+
+def test_stats_head_width_is_part_of_the_config():
+    model = build_model("shallow", "stats", head_hidden=24)
+    assert model.head.fc[0].out_features == 24 and model.config["head_hidden"] == 24
+    rebuilt = model_from_config(model.config)
+    rebuilt.load_state_dict(model.state_dict())  # same shapes
+    assert "head_hidden" not in build_model("shallow", "stats").config  # old files unchanged
+    for bad in (0, -3, "wide"):
+        with pytest.raises(UserError, match="head_hidden"):
+            build_model("shallow", "stats", head_hidden=bad)
