@@ -43,7 +43,7 @@ EXP=(python recipes/lite0/experiment.py --clive "$CACHE/clive.pt" --clive-root "
   --splits "$WORK/clive-splits.json" --weights "$LITE0" --eval-ranked "$CACHE/kodak.pt"
   --ranked "$CACHE/cbsd68.pt" "$CACHE/mcmaster.pt"
   --mode head --rank-weight 1 --epochs 30 --members "$MEMBERS" --threads 2)
-[ -s "$RUN/dev.json" ] || "${EXP[@]}" --out "$RUN/dev.json"
+[ -s "$RUN/clive_dev_10_splits.json" ] || "${EXP[@]}" --out "$RUN/clive_dev_10_splits.json"
 
 # 3. The final model: the same training on all 704 photos (15 % still choose the epoch);
 #    one file per ensemble member: final.pt.m0 ...
@@ -54,5 +54,5 @@ if [ "$MEMBERS" -gt 1 ]; then
 fi
 
 # 4. Package: safetensors weights + JSON metadata (input protocol, score scale, dev metrics).
-python recipes/lite0/package.py --final "${FINALS[@]}" --results "$RUN/dev.json" \
+python recipes/lite0/package.py --final "${FINALS[@]}" --results "$RUN/clive_dev_10_splits.json" \
   --resize "$RESIZE" --out src/rankiqa/weights/default.safetensors

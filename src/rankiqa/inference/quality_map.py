@@ -197,8 +197,8 @@ def quality_map(
         a path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1].
     region
         region side in pixels at the model's input resolution (the image after the model's
-        resize); default :func:`default_region`: a third of the shorter side (128 px for the
-        default model, which resizes the shorter side to 384).
+        resize); default :func:`default_region`: a third of the shorter side (112 px for the
+        default model, which resizes the shorter side to 336).
     overlap
         regions move by ``region / overlap`` pixels (default 4: a quarter of a region).
     max_pixels
