@@ -190,6 +190,9 @@ def main() -> None:
                     help="a second cache of the same images at another scale (multi-scale head)")
     ap.add_argument("--extra-ranked", nargs="*", default=[])
     ap.add_argument("--extra-eval-ranked", default=None)
+    ap.add_argument("--scale-aug", nargs="*", default=[],
+                    help="caches of the same clive-dev rows at other input sizes: each training "
+                    "sample is drawn at a random one of the sizes (scale augmentation)")
     ap.add_argument("--plcc-weight", type=float, default=0.0,
                     help="adds (1 - Pearson r) of each batch's predictions to the MOS loss")
     ap.add_argument("--members", type=int, default=1,
@@ -233,6 +236,12 @@ def main() -> None:
         feat_clive = frozen_features(base_tail, clive)
         feat_ev = frozen_features(base_tail, ev) if ev["maps"] else torch.zeros(0, 1)
         feat_ranked = [frozen_features(base_tail, c) for c in ranked]
+        aug = [feat_clive]  # scale augmentation: the training rows at every cached size
+        for path in args.scale_aug:
+            other = load_cache(path)
+            if [m["id"] for m in other["meta"]] != [m["id"] for m in clive["meta"]]:
+                raise SystemExit(f"{path}: rows differ from {args.clive}")
+            aug.append(frozen_features(base_tail, other))
         if args.extra_clive:  # multi-scale: the same rows at a second input size, concatenated
             cat = lambda a, b: torch.cat([a, frozen_features(base_tail, load_cache(b))], 1)  # noqa: E731
             feat_clive = cat(feat_clive, args.extra_clive)
@@ -275,12 +284,15 @@ def main() -> None:
             members = []
             for member in range(args.members):
                 torch.manual_seed(member)
+                final = args.final
+                if args.final and args.members > 1:
+                    final = f"{args.final}.m{member}"
                 members.append(train_one(
                     args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
                     split_groups, ranked, ev, feat_clive if need_frozen else None,
                     feat_ranked if need_frozen else None, feat_ev if need_frozen else None,
-                    seed=7 + member, final=(f"{args.final}.m{member}" if args.final and
-                                            args.members > 1 else args.final),
+                    seed=7 + member, final=final,
+                    aug_features=aug if need_frozen else None,
                 ))
             res = members[0][0]
             if args.members > 1:  # the ensemble's own validation SROCC (what chooses runs)
@@ -310,7 +322,8 @@ def main() -> None:
 
 
 def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd, rank_groups,
-              ranked, ev, feat_clive, feat_ranked, feat_ev, seed=7, final=None):
+              ranked, ev, feat_clive, feat_ranked, feat_ev, seed=7, final=None,
+              aug_features=None):
     """Train the head (frozen features) or the tail; return val/test predictions."""
     finetune = args.mode == "finetune"
     tail = copy.deepcopy(base_tail)
@@ -378,7 +391,11 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
             idx = order[s * args.batch : (s + 1) * args.batch]
             rows = [row_of[i][int(rng.integers(2))] for i in idx]
             y = torch.tensor((targets[idx] - mu) / sd, dtype=torch.float32)
-            if feat_clive is not None:
+            if feat_clive is not None and aug_features and len(aug_features) > 1:
+                scale = rng.integers(len(aug_features), size=len(rows))
+                z = torch.stack([aug_features[int(k)][r] for k, r in zip(scale, rows, strict=True)])
+                pred = tail.head.fc(tail.head.norm(z)).squeeze(1)
+            elif feat_clive is not None:
                 pred = tail.head.fc(tail.head.norm(feat_clive[rows])).squeeze(1)
             else:
                 pred = tail_scores(tail, clive, rows)
