@@ -101,7 +101,7 @@ def test_workers_score_with_their_own_sessions_in_order(lite_model, tmp_path):
         lite_model.runtime = None
     assert [r.path for r in got] == paths
     assert got[3].score is None and got[3].error and expected[3].score is None
-    good = [(g.score, e.score) for g, e in zip(got, expected) if e.score is not None]
+    good = [(g.score, e.score) for g, e in zip(got, expected, strict=True) if e.score is not None]
     assert len(good) == 7
     assert [g for g, _ in good] == pytest.approx([e for _, e in good], abs=1e-4)
     assert pickle.loads(pickle.dumps(engine))._session is None  # a copy re-opens lazily

@@ -135,6 +135,8 @@ def build_tail(weights: str, split: int, taps: str = "stages") -> Tail:
 
 def frozen_features(tail: Tail, cache: dict, batch: int = 32) -> torch.Tensor:
     """Full multi-level stats of every cached image with the tail at its initial weights."""
+    if cache.get("complete"):  # cache_backbone.py: every tap already pooled
+        return cache["stats"].float()
     tail.eval()
     with torch.inference_mode():
         shapes: dict[tuple, list[int]] = defaultdict(list)
@@ -218,7 +220,7 @@ def main() -> None:
     stems = [Path(r.path).stem for r in table.records]
     ev = load_cache(args.eval_ranked) if args.eval_ranked else {"maps": [], "stats": None, "meta": []}
     ev_groups = ranked_groups(ev, flip=0)
-    split = int(clive["split"])
+    split = int(clive.get("split", 15))
 
     if args.final:
         splits = [None]
@@ -230,11 +232,13 @@ def main() -> None:
 
     results = []
     base_tail = build_tail(args.weights, split, args.taps)
+    if clive.get("complete"):  # another backbone (cache_backbone.py): a head for its taps
+        base_tail.head = StatsHead(tuple(clive["tap_channels"]))
     need_frozen = args.mode in ("ridge", "head")
     if need_frozen:
         t0 = time.time()
         feat_clive = frozen_features(base_tail, clive)
-        feat_ev = frozen_features(base_tail, ev) if ev["maps"] else torch.zeros(0, 1)
+        feat_ev = frozen_features(base_tail, ev) if ev["meta"] else torch.zeros(0, 1)
         feat_ranked = [frozen_features(base_tail, c) for c in ranked]
         aug = [feat_clive]  # scale augmentation: the training rows at every cached size
         for path in args.scale_aug:
@@ -245,7 +249,7 @@ def main() -> None:
         if args.extra_clive:  # multi-scale: the same rows at a second input size, concatenated
             cat = lambda a, b: torch.cat([a, frozen_features(base_tail, load_cache(b))], 1)  # noqa: E731
             feat_clive = cat(feat_clive, args.extra_clive)
-            if ev["maps"]:
+            if ev["meta"]:
                 feat_ev = cat(feat_ev, args.extra_eval_ranked)
             feat_ranked = [cat(f, p) for f, p in zip(feat_ranked, args.extra_ranked, strict=True)]
             base_tail.head = StatsHead(tuple(base_tail.head_channels) * 2)
@@ -274,7 +278,7 @@ def main() -> None:
             x_tr = feat_clive[[row_of[i][0] for i in train_all]].numpy()
             y_tr = targets[train_all]
             rows = lambda idx: feat_clive[[row_of[i][0] for i in idx]].numpy()  # noqa: E731
-            x_ev = feat_ev.numpy() if len(ev["maps"]) else rows(val)
+            x_ev = feat_ev.numpy() if len(ev["meta"]) else rows(val)
             (p_val, p_te, p_ev), _ = ridge_fit_predict(
                 x_tr, y_tr, [rows(val), rows(test) if len(test) else rows(val), x_ev]
             )
