@@ -49,8 +49,10 @@ class ImageViewsDataset(Dataset):
         protocol: InputProtocol,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         draft: bool = True,
+        channels_last: bool = True,
     ):
         self.paths = list(paths)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.protocol = protocol
         self.max_pixels = max_pixels
         self.draft_size = decode_size_hint(protocol) if draft else None
@@ -63,7 +65,7 @@ class ImageViewsDataset(Dataset):
         try:
             array = read_image(path, max_pixels=self.max_pixels, draft_size=self.draft_size)
             views = image_views(to_float_tensor(array), self.protocol)
-            return index, views.contiguous(memory_format=torch.channels_last), ""
+            return index, views.contiguous(memory_format=self.memory_format), ""
         except ImageReadError as exc:
             return index, None, _reason(path, exc)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop a run
@@ -78,7 +80,7 @@ class ImageScoresDataset(ImageViewsDataset):
     """
 
     def __init__(self, paths, protocol, engine, max_pixels=DEFAULT_MAX_PIXELS, draft=True):
-        super().__init__(paths, protocol, max_pixels, draft)
+        super().__init__(paths, protocol, max_pixels, draft, channels_last=False)
         self.engine = engine
 
     def __getitem__(self, index: int) -> tuple[int, float | None, str]:
@@ -86,7 +88,7 @@ class ImageScoresDataset(ImageViewsDataset):
         if views is None:
             return index, None, error
         try:
-            return index, float(self.engine(views.contiguous()).mean()), ""
+            return index, float(self.engine(views).mean()), ""
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop a run
             return index, None, f"{type(exc).__name__}: {exc}"
 

@@ -91,11 +91,8 @@ class OnnxRuntime:
     def worker_copy(self, threads: int = 1) -> OnnxRuntime:
         """An unopened copy for a worker process (opens its own session there, lazily)."""
         copy = object.__new__(OnnxRuntime)
-        copy.__setstate__({"path": self.path, "threads": threads, "_session": None})
+        copy.__dict__.update(self.__getstate__(), threads=threads)
         return copy
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         x = np.ascontiguousarray(batch.detach().float().cpu().numpy())
