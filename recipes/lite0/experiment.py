@@ -183,7 +183,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tail-lr", type=float, default=1e-4)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
-    ap.add_argument("--val-fraction", type=float, default=0.15)
+    ap.add_argument("--val-fraction", type=float, default=0.15,
+                    help="part of each training part that chooses the epoch; 0: no validation "
+                         "part, the head of the last epoch is kept (--epochs fixes the length)")
     ap.add_argument("--split-indices", default="0-9")
     ap.add_argument("--final", default=None, help="train on all images, save to this path")
     ap.add_argument("--out", required=True, help="JSON results")
@@ -301,9 +303,11 @@ def main() -> None:
             res = members[0][0]
             if args.members > 1:  # the ensemble's own validation SROCC (what chooses runs)
                 p_val = np.mean([m[3] for m in members], 0)
-                res = {"val_srocc": float(spearmanr(p_val, targets[val])[0]),
+                val_srocc = float(spearmanr(p_val, targets[val])[0]) if len(val) else float("nan")
+                res = {"val_srocc": val_srocc,
                        "member_val_srocc": [round(m[0]["val_srocc"], 4) for m in members],
-                       "best_epochs": [m[0]["best_epoch"] for m in members]}
+                       "best_epochs": [m[0]["best_epoch"] for m in members],
+                       "val_histories": [m[0]["val_history"] for m in members]}
             p_te = None if members[0][1] is None else np.mean([m[1] for m in members], 0)
             ev_scores = {i: float(np.mean([m[2][i] for m in members])) for i in members[0][2]}
         if len(test):
@@ -426,6 +430,9 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
             loss.backward()
             opt.step()
             sched.step()
+        if len(val) == 0:  # no validation part: the last epoch is the model
+            best = (float("nan"), tail.state_dict(), epoch)
+            continue
         p_val = predict_clive(val)
         v = float(spearmanr(p_val, targets[val])[0])
         history.append(round(v, 4))
@@ -434,7 +441,7 @@ def train_one(args, base_tail, clive, row_of, targets, train, val, test, mu, sd,
     tail.load_state_dict(best[1])
     res = {"val_srocc": best[0], "best_epoch": best[2], "val_history": history}
     p_te = predict_clive(test) if len(test) else None
-    p_val = predict_clive(val)
+    p_val = predict_clive(val) if len(val) else np.zeros(0)
     ev_scores = predict_ev()
     if final:
         torch.save({"tail": tail.state_dict(), "mu": float(mu), "sd": float(sd), "split": tail.split},

@@ -174,6 +174,35 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="decode images per batch instead of keeping them in memory",
     )
+    rank = parser.add_argument_group(
+        "ranking kept during fine-tuning (multi-task, the TPAMI version of RankIQA)"
+    )
+    rank.add_argument(
+        "--rank-data",
+        metavar="RANKED_DIR",
+        default=None,
+        help="a ranked set made by `rankiqa distort`: every step also forwards a ranked batch "
+        "and adds its all-pairs hinge loss (default: opinion scores only)",
+    )
+    rank.add_argument(
+        "--rank-weight",
+        type=positive_float,
+        default=1.0,
+        help="weight of the ranking loss against the regression loss (default 1)",
+    )
+    rank.add_argument(
+        "--rank-layout",
+        default="2x6x1",
+        metavar="GxLxR",
+        help="ranked batch per step: distortion groups x levels (pristine included) x "
+        "references (default 2x6x1)",
+    )
+    rank.add_argument(
+        "--rank-margin",
+        type=positive_float,
+        default=10.0,
+        help="hinge margin in score units, scores being 0-100 (default 10)",
+    )
     run_group = parser.add_argument_group("run")
     run_group.add_argument(
         "--val-every",
@@ -243,6 +272,10 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress and sys.stderr.isatty(),
         dataset_options=dataset_options(args),
+        rank_data=args.rank_data,
+        rank_weight=args.rank_weight,
+        rank_layout=args.rank_layout,
+        rank_margin=args.rank_margin,
     )
     summary = finetune(config)
     print(

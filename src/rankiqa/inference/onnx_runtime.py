@@ -35,7 +35,12 @@ if TYPE_CHECKING:
 
 RUNTIMES = ("auto", "torch", "onnx")
 #: backbones whose depthwise convolutions make ONNX Runtime worth an export (``auto``)
-ONNX_PREFERRED = ("efficientnet_lite0", "mobilenet_v3_small")
+ONNX_PREFERRED = (
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "mobilenet_v3_small",
+)
 
 
 def default_cache_dir() -> Path:

