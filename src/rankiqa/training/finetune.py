@@ -47,14 +47,7 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
-from rankiqa.data.ranked import (
-    BatchLayout,
-    RankedBatchSampler,
-    RankedCropDataset,
-    check_layout,
-    collate_samples,
-    read_ranked_set,
-)
+from rankiqa.data.ranked import BatchLayout, check_layout, ranked_loader, read_ranked_set
 from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
@@ -272,13 +265,9 @@ def _ranking_term(
     ranked = read_ranked_set(config.rank_data)
     layout = BatchLayout.parse(config.rank_layout)
     check_layout(layout, ranked)
-    sampler = RankedBatchSampler(ranked, layout, config.iters, config.seed, step)
-    loader = DataLoader(
-        RankedCropDataset(crop_size),
-        batch_sampler=sampler,
-        collate_fn=collate_samples,
-        num_workers=config.workers,
-        pin_memory=device.type == "cuda",
+    loader = ranked_loader(
+        ranked, layout, config.iters, crop_size, config.seed, step,
+        workers=config.workers, pin_memory=device.type == "cuda",
     )
     criterion = RankingHingeLoss(config.rank_margin, pairs="reference", reduction="pairs")
     return RankingTerm(criterion, float(config.rank_weight)), loader

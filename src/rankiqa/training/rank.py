@@ -25,12 +25,10 @@ from rankiqa.core.errors import UserError
 from rankiqa.data.ranked import (
     BatchLayout,
     EvalDataset,
-    RankedBatchSampler,
-    RankedCropDataset,
     RankedSet,
     check_layout,
-    collate_samples,
     eval_items,
+    ranked_loader,
     read_ranked_set,
     split_references,
 )
@@ -271,16 +269,9 @@ def _train(
     net = runner.wrap_ddp(model, device)
     criterion = RankingHingeLoss(config.margin, config.pairs, config.reduction)
 
-    sampler = RankedBatchSampler(
-        train_set, layout, config.iters, config.seed, step, dist.rank, dist.world_size
-    )
-    loader = DataLoader(
-        RankedCropDataset(crop_size),
-        batch_sampler=sampler,
-        collate_fn=collate_samples,
-        num_workers=config.workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
+    loader = ranked_loader(
+        train_set, layout, config.iters, crop_size, config.seed, step, dist.rank,
+        dist.world_size, config.workers, pin_memory=device.type == "cuda",
     )
     log = runner.MetricsLog(
         out,
