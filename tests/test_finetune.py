@@ -357,11 +357,12 @@ def _ranked_finetune_args(tmp_path, n=10):
     from ranked_fixtures import make_ranked_set
 
     csv = brightness_dataset(tmp_path, n=n)
-    ranked = make_ranked_set(
-        tmp_path / "ranked", references=3, groups=("blur", "noise"), size=(64, 72)
-    )
+    sets = [
+        make_ranked_set(tmp_path / name, references=2, groups=("blur", "noise"), size=(64, 72))
+        for name in ("ranked", "more")
+    ]
     args = ["finetune", "--dataset", "csv", "--root", str(csv), *TINY, "--init", "scratch"]
-    return args + ["--rank-data", str(ranked), "--rank-layout", "2x4x1", "--lr", "1e-3"]
+    return args + ["--rank-data", *map(str, sets), "--rank-layout", "2x4x1", "--lr", "1e-3"]
 
 
 def test_finetune_with_ranking_learns_both_and_resumes_exactly(tmp_path):
@@ -374,7 +375,8 @@ def test_finetune_with_ranking_learns_both_and_resumes_exactly(tmp_path):
     rows = [r for r in read_metrics(run) if r["split"] == "train"]
     hinge = [float(r["rank_loss"]) for r in rows]
     assert len(hinge) == 4 and all(np.isfinite(hinge)) and hinge[-1] < hinge[0]
-    assert json.loads((run / "run.json").read_text())["args"]["rank_data"].endswith("ranked")
+    folders = json.loads((run / "run.json").read_text())["args"]["rank_data"]
+    assert [Path(f).name for f in folders] == ["ranked", "more"]
     # interrupted after 12 steps and resumed: the same ranked batches, the same weights
     b = tmp_path / "b"
     common = [*args, "--out", str(b), "--val-every", "12", "--log-every", "6"]

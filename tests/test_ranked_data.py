@@ -18,6 +18,7 @@ from rankiqa.data.ranked import (
     eval_items,
     random_crop,
     read_ranked_set,
+    read_ranked_sets,
     split_references,
 )
 from rankiqa.errors import UserError
@@ -201,3 +202,26 @@ def test_crop_upscales_small_images_and_eval_items(live_set):
     items = eval_items(ranked)
     assert len(items) == 21 and sum(i.level == 0 for i in items) == 1
     assert EvalDataset(items, 16)[0].shape == (3, 16, 16)
+
+
+def test_several_ranked_sets_read_as_one_with_prefixed_references(tmp_path):
+    a = make_ranked_set(tmp_path / "a", references=2, groups=("blur", "noise"), levels=3)
+    b = make_ranked_set(tmp_path / "b", references=3, groups=("blur", "noise"), levels=3)
+    merged = read_ranked_sets([a, b])
+    assert len(merged.references) == 5 and len(merged) == len(read_ranked_set(a)) + len(
+        read_ranked_set(b)
+    )
+    assert merged.references[:2] == ["a/set/img00", "a/set/img01"]
+    assert merged.path("b/set/img02", "noise", 3) == b / "set/img02/noise_3.png"
+    assert merged.path("a/set/img01", "blur", 0) == a / "set/img01/pristine.png"
+    assert read_ranked_sets([a]).references == read_ranked_set(a).references
+
+
+def test_ranked_sets_that_cannot_train_together_fail_in_one_line(tmp_path):
+    a = make_ranked_set(tmp_path / "a", references=1, groups=("blur", "noise"), levels=3)
+    other = make_ranked_set(tmp_path / "c", references=1, groups=("blur",), levels=3)
+    with pytest.raises(UserError, match="groups/levels differ"):
+        read_ranked_sets([a, other])
+    twin = make_ranked_set(tmp_path / "x" / "a", references=1, groups=("blur", "noise"), levels=3)
+    with pytest.raises(UserError, match="distinct folder names"):
+        read_ranked_sets([a, twin])

@@ -41,23 +41,3 @@ def test_merged_ensemble_equals_the_mean_of_its_members():
     assert torch.allclose(got, expected, atol=1e-5)
     assert not torch.allclose(got, members[0].fc(members[0].norm(x)), atol=1e-3)
 
-
-def test_merged_ranked_sets_read_as_one_set_with_prefixed_references(tmp_path):
-    import subprocess
-    import sys
-
-    from ranked_fixtures import make_ranked_set
-    from rankiqa.data.ranked import read_ranked_set
-
-    a = make_ranked_set(tmp_path / "a", references=2, groups=("blur", "noise"), levels=3)
-    b = make_ranked_set(tmp_path / "b", references=3, groups=("blur", "noise"), levels=3)
-    out = tmp_path / "merged"
-    script = ROOT / "recipes/lite0/merge_ranked.py"
-    subprocess.run([sys.executable, str(script), str(a), str(b), "--out", str(out)], check=True)
-    merged = read_ranked_set(out)
-    assert len(merged.references) == 5 and merged.groups == ["blur", "noise"]
-    assert {r.split("/", 1)[0] for r in merged.references} == {"a", "b"}
-    one = merged.references[-1]
-    assert merged.path(one, "noise", 3).resolve() == (
-        b / one.split("/", 1)[1] / "noise_3.png"
-    ).resolve()

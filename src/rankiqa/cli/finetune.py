@@ -180,9 +180,11 @@ def add_parser(subparsers) -> None:
     rank.add_argument(
         "--rank-data",
         metavar="RANKED_DIR",
+        nargs="+",
         default=None,
-        help="a ranked set made by `rankiqa distort`: every step also forwards a ranked batch "
-        "and adds its all-pairs hinge loss (default: opinion scores only)",
+        help="ranked sets made by `rankiqa distort` (one or more folders, same preset): every "
+        "step also forwards a ranked batch and adds its all-pairs hinge loss (default: opinion "
+        "scores only)",
     )
     rank.add_argument(
         "--rank-weight",

@@ -202,6 +202,52 @@ def read_ranked_set(root: str | os.PathLike, check_files: bool = True) -> Ranked
     return RankedSet(root, references, groups, levels, pristine, images, preset, coordinates)
 
 
+def read_ranked_sets(roots: Sequence[str | os.PathLike]) -> RankedSet:
+    """Several ``rankiqa distort`` folders as one ranked set (one folder: :func:`read_ranked_set`).
+
+    References are named ``FOLDER/REFERENCE`` (the folder's name), so names cannot clash; the
+    folders must share their distortion groups and levels (e.g. the same preset).
+
+    Raises:
+        UserError: as :func:`read_ranked_set`, two folders of the same name, or folders whose
+            groups or levels differ.
+
+    ``read_ranked_sets(["work/ranked/cbsd68", "work/ranked/mcmaster"]).references`` →
+    ``["cbsd68/101085", …, "mcmaster/1", …]``.
+    """
+    sets = [read_ranked_set(root) for root in roots]
+    if len(sets) == 1:
+        return sets[0]
+    names = [s.root.name for s in sets]
+    if len(set(names)) != len(names):
+        raise UserError(f"ranked sets need distinct folder names, got {', '.join(names)}")
+    first = sets[0]
+    for other in sets[1:]:
+        if (other.groups, other.levels, other.coordinates) != (
+            first.groups,
+            first.levels,
+            first.coordinates,
+        ):
+            raise UserError(
+                f"{other.root}: its distortion groups/levels differ from {first.root}'s "
+                "(ranked sets trained together need the same preset)"
+            )
+    pristine = {f"{s.root.name}/{r}": path for s in sets for r, path in s.pristine.items()}
+    images = {
+        (f"{s.root.name}/{r}", g, lv): path for s in sets for (r, g, lv), path in s.images.items()
+    }
+    return RankedSet(
+        first.root.parent,
+        sorted(pristine),
+        list(first.groups),
+        {g: list(v) for g, v in first.levels.items()},
+        pristine,
+        images,
+        dict(first.preset),
+        {g: dict(c) for g, c in first.coordinates.items()},
+    )
+
+
 def _partial_order(
     source: Path, group: str, entry: dict, levels: list[int]
 ) -> dict[int, tuple[int, ...]]:

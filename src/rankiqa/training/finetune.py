@@ -23,8 +23,8 @@ Initialisation (``init``):
 
 For new heads (imagenet/scratch) the last layer's bias starts at the mean training target.
 
-Ranking kept during fine-tuning (the TPAMI version of RankIQA): with ``rank_data`` (a folder
-made by ``rankiqa distort``) every step also draws a ranked batch (``rank_layout``: distortion
+Ranking kept during fine-tuning (the TPAMI version of RankIQA): with ``rank_data`` (folders
+made by ``rankiqa distort``, read as one set) every step also draws a ranked batch (``rank_layout``: distortion
 groups × levels × references, crops of ``crop_size``), forwards it in the same pass as the
 opinion-score batch and adds ``rank_weight`` × the all-pairs hinge loss (margin ``rank_margin``
 in score units, averaged over the pairs) to the regression loss, so the network cannot forget
@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
-from rankiqa.data.ranked import BatchLayout, check_layout, ranked_loader, read_ranked_set
+from rankiqa.data.ranked import BatchLayout, check_layout, ranked_loader, read_ranked_sets
 from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
@@ -111,8 +111,8 @@ class FinetuneConfig:
     device: str | None = None
     progress: bool = True
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    #: a ranked set (``rankiqa distort`` folder) whose all-pairs hinge loss is added every step
-    rank_data: str | None = None
+    #: ranked sets (``rankiqa distort`` folders) whose all-pairs hinge loss is added every step
+    rank_data: str | list[str] | None = None
     rank_weight: float = 1.0
     rank_layout: str = "2x6x1"  #: groups × levels (pristine included) × references per step
     rank_margin: float = 10.0  #: hinge margin in score units (scores are 0–100)
@@ -262,7 +262,8 @@ def _ranking_term(
 ) -> tuple[RankingTerm, DataLoader]:
     """The ranking term of a multi-task run and the loader of its ranked batches (one per step,
     from step ``step`` on, each drawn from (seed, step) so a resumed run draws the same)."""
-    ranked = read_ranked_set(config.rank_data)
+    folders = [config.rank_data] if isinstance(config.rank_data, str) else config.rank_data
+    ranked = read_ranked_sets(folders)
     layout = BatchLayout.parse(config.rank_layout)
     check_layout(layout, ranked)
     loader = ranked_loader(
