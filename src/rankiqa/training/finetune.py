@@ -24,11 +24,11 @@ Initialisation (``init``):
 For new heads (imagenet/scratch) the last layer's bias starts at the mean training target.
 
 Ranking kept during fine-tuning (the TPAMI version of RankIQA): with ``rank_data`` (folders
-made by ``rankiqa distort``, read as one set) every step also draws a ranked batch (``rank_layout``: distortion
-groups × levels × references, crops of ``crop_size``), forwards it in the same pass as the
-opinion-score batch and adds ``rank_weight`` × the all-pairs hinge loss (margin ``rank_margin``
-in score units, averaged over the pairs) to the regression loss, so the network cannot forget
-how to order distortions while it learns the opinion scores.
+made by ``rankiqa distort``, read as one set) every step also draws a ranked batch
+(``rank_layout``: distortion groups × levels × references, crops of ``crop_size``), forwards it
+in the same pass as the opinion-score batch and adds ``rank_weight`` × the all-pairs hinge loss
+(margin ``rank_margin`` in score units, averaged over the pairs) to the regression loss, so the
+network cannot forget how to order distortions while it learns the opinion scores.
 """
 
 from __future__ import annotations
