@@ -40,4 +40,3 @@ def test_merged_ensemble_equals_the_mean_of_its_members():
         got = merged.fc(merged.norm(x))
     assert torch.allclose(got, expected, atol=1e-5)
     assert not torch.allclose(got, members[0].fc(members[0].norm(x)), atol=1e-3)
-

@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.iqa.transforms import normalise_pooling
-from rankiqa.data.ranked import BatchLayout, check_layout, ranked_loader, read_ranked_sets
+from rankiqa.data.ranked import BatchLayout, ranked_loader, read_ranked_sets
 from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
 from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
@@ -257,23 +257,6 @@ def calibration(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     return a, float(targets.mean() - a * scores.mean())
 
 
-def _ranking_term(
-    config: FinetuneConfig, crop_size: int, step: int, device: torch.device
-) -> tuple[RankingTerm, DataLoader]:
-    """The ranking term of a multi-task run and the loader of its ranked batches (one per step,
-    from step ``step`` on, each drawn from (seed, step) so a resumed run draws the same)."""
-    folders = [config.rank_data] if isinstance(config.rank_data, str) else config.rank_data
-    ranked = read_ranked_sets(folders)
-    layout = BatchLayout.parse(config.rank_layout)
-    check_layout(layout, ranked)
-    loader = ranked_loader(
-        ranked, layout, config.iters, crop_size, config.seed, step,
-        workers=config.workers, pin_memory=device.type == "cuda",
-    )
-    criterion = RankingHingeLoss(config.rank_margin, pairs="reference", reduction="pairs")
-    return RankingTerm(criterion, float(config.rank_weight)), loader
-
-
 def _config_from_checkpoint(config: FinetuneConfig, state: dict) -> FinetuneConfig:
     saved = dict(state.get("args", {}))
     known = {f.name for f in dataclasses.fields(FinetuneConfig)}
@@ -324,6 +307,22 @@ class RankingTerm:
     weight: float
     batch: tuple[torch.Tensor, ...] | None = None  #: (images, groups, levels, references)
     last: float = float("nan")  #: the hinge loss of the last step (for the log)
+
+
+def _ranking_term(
+    config: FinetuneConfig, crop_size: int, step: int, device: torch.device
+) -> tuple[RankingTerm, DataLoader]:
+    """The ranking term of a multi-task run and the loader of its ranked batches (one per step,
+    from step ``step`` on, each drawn from (seed, step) so a resumed run draws the same)."""
+    folders = [config.rank_data] if isinstance(config.rank_data, str) else config.rank_data
+    ranked = read_ranked_sets(folders)
+    layout = BatchLayout.parse(config.rank_layout)  # the sampler checks it fits
+    loader = ranked_loader(
+        ranked, layout, config.iters, crop_size, config.seed, step,
+        workers=config.workers, pin_memory=device.type == "cuda",
+    )
+    criterion = RankingHingeLoss(config.rank_margin, pairs="reference", reduction="pairs")
+    return RankingTerm(criterion, float(config.rank_weight)), loader
 
 
 def train_step(

@@ -270,8 +270,9 @@ def _train(
     criterion = RankingHingeLoss(config.margin, config.pairs, config.reduction)
 
     loader = ranked_loader(
-        train_set, layout, config.iters, crop_size, config.seed, step, dist.rank,
-        dist.world_size, config.workers, pin_memory=device.type == "cuda",
+        train_set, layout, config.iters, crop_size, seed=config.seed, start=step,
+        rank=dist.rank, world_size=dist.world_size, workers=config.workers,
+        pin_memory=device.type == "cuda",
     )
     log = runner.MetricsLog(
         out,
