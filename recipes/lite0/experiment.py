@@ -6,7 +6,9 @@ the test part is scored once at the end. Synthetic check: pair accuracy on the L
 ranked set of the Kodak references, which take part in no training stage.
 
 Modes:
-  ridge     ridge regression on frozen multi-level mean/std features (alpha by 5-fold CV)
+  ridge     ridge regression on frozen multi-level mean/std features (alpha by leave-one-out)
+  svr, krr  RBF support-vector / kernel ridge regression on the same features (both mirror
+            copies of the training part; C, gamma or alpha chosen on the validation part)
   head      the stats head (MLP) trained on frozen features
   finetune  the stats head + the last block and head convolution of Lite0
 
@@ -163,6 +165,32 @@ def ridge_fit_predict(x_tr, y_tr, x_te_list, seed=0):
     return [model.predict(x) for x in x_te_list], model
 
 
+def kernel_fit_predict(kind, x_tr, y_tr, x_val, y_val, x_other):
+    """RBF SVR or kernel ridge on standardised features; the grid point with the best
+    validation SROCC is kept. Returns ([validation, *others] predictions, the choice)."""
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    scaler = StandardScaler().fit(x_tr)
+    z_tr, z_val = scaler.transform(x_tr), scaler.transform(x_val)
+    dim = z_tr.shape[1]
+    if kind == "svr":
+        grid = {f"C={c:g} gamma={g:g}/d": SVR(C=c, gamma=g / dim, epsilon=1.0)
+                for c in (10, 30, 100, 300) for g in (0.1, 0.3, 1)}
+    else:
+        grid = {f"alpha={a:g} gamma={g:g}/d": KernelRidge(alpha=a, kernel="rbf", gamma=g / dim)
+                for a in (0.03, 0.1, 0.3, 1) for g in (0.1, 0.3, 1)}
+    best = (-2.0, "", None)
+    for name, model in grid.items():
+        model.fit(z_tr, y_tr)
+        v = float(spearmanr(model.predict(z_val), y_val)[0])
+        if v > best[0]:
+            best = (v, name, model)
+    model = best[2]
+    return [model.predict(z_val)] + [model.predict(scaler.transform(x)) for x in x_other], best[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clive", required=True)
@@ -174,7 +202,7 @@ def main() -> None:
                     help="in-domain ranked cache whose references are clive-dev photos: each "
                     "split uses only the groups of photos in its training part")
     ap.add_argument("--weights", required=True)
-    ap.add_argument("--mode", choices=["ridge", "head", "finetune"], default="head")
+    ap.add_argument("--mode", choices=["ridge", "svr", "krr", "head", "finetune"], default="head")
     ap.add_argument("--rank-weight", type=float, default=0.0)
     ap.add_argument("--margin", type=float, default=0.5, help="hinge margin, in MOS std units")
     ap.add_argument("--epochs", type=int, default=30)
@@ -187,9 +215,14 @@ def main() -> None:
                     help="part of each training part that chooses the epoch; 0: no validation "
                          "part, the head of the last epoch is kept (--epochs fixes the length)")
     ap.add_argument("--split-indices", default="0-9")
+    ap.add_argument("--train-fraction", type=float, default=1.0,
+                    help="learning curves (head, finetune): train on this part of each training part (the same "
+                         "validation and test parts)")
     ap.add_argument("--final", default=None, help="train on all images, save to this path")
     ap.add_argument("--out", required=True, help="JSON results")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-predictions", action="store_true",
+                    help="store each split's validation/test indices and predictions in --out")
     ap.add_argument("--extra-clive", default=None,
                     help="a second cache of the same images at another scale (multi-scale head)")
     ap.add_argument("--extra-ranked", nargs="*", default=[])
@@ -236,7 +269,7 @@ def main() -> None:
     base_tail = build_tail(args.weights, split, args.taps)
     if clive.get("complete"):  # another backbone (cache_backbone.py): a head for its taps
         base_tail.head = StatsHead(tuple(clive["tap_channels"]))
-    need_frozen = args.mode in ("ridge", "head")
+    need_frozen = args.mode in ("ridge", "svr", "krr", "head")
     if need_frozen:
         t0 = time.time()
         feat_clive = frozen_features(base_tail, clive)
@@ -268,6 +301,9 @@ def main() -> None:
         perm = rng.permutation(train_all)
         n_val = int(round(args.val_fraction * len(perm)))
         val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        if args.train_fraction < 1:  # nested subsets: a smaller fraction drops photos only
+            keep = perm[n_val:][: int(round(args.train_fraction * (len(perm) - n_val)))]
+            train = np.sort(keep)
         mu, sd = targets[train].mean(), targets[train].std()
         split_groups = rank_groups
         if in_domain is not None:  # distorted copies of validation/test photos stay out
@@ -286,6 +322,16 @@ def main() -> None:
             )
             ev_scores = {i: float(p_ev[i]) for i in range(len(p_ev))}
             res = {"val_srocc": float(spearmanr(p_val, targets[val])[0])}
+        elif args.mode in ("svr", "krr"):
+            rows = lambda idx, f=0: feat_clive[[row_of[i][f] for i in idx]].numpy()  # noqa: E731
+            x_tr = np.concatenate([rows(train, 0), rows(train, 1)])
+            y_tr = np.concatenate([targets[train], targets[train]])
+            x_ev = feat_ev.numpy() if len(ev["meta"]) else rows(val)
+            (p_val, p_te, p_ev), choice = kernel_fit_predict(
+                args.mode, x_tr, y_tr, rows(val), targets[val],
+                [rows(test) if len(test) else rows(val), x_ev])
+            ev_scores = {i: float(p_ev[i]) for i in range(len(p_ev))}
+            res = {"val_srocc": float(spearmanr(p_val, targets[val])[0]), "choice": choice}
         else:
             members = []
             for member in range(args.members):
@@ -301,8 +347,8 @@ def main() -> None:
                     aug_features=aug if need_frozen else None,
                 ))
             res = members[0][0]
+            p_val = np.mean([m[3] for m in members], 0)
             if args.members > 1:  # the ensemble's own validation SROCC (what chooses runs)
-                p_val = np.mean([m[3] for m in members], 0)
                 val_srocc = float(spearmanr(p_val, targets[val])[0]) if len(val) else float("nan")
                 res = {"val_srocc": val_srocc,
                        "member_val_srocc": [round(m[0]["val_srocc"], 4) for m in members],
@@ -314,9 +360,16 @@ def main() -> None:
             res["test_srocc"] = float(spearmanr(p_te, targets[test])[0])
             res["test_plcc"] = float(pearsonr(p_te, targets[test])[0])
         res["pairs"] = pair_accuracy(ev_scores, ev_groups) if ev_groups else {"all": float("nan")}
+        if args.save_predictions:  # for stacking and paired comparisons of runs
+            res["predictions"] = {
+                "val_index": val.tolist(), "val": np.asarray(p_val, float).round(4).tolist(),
+                "test_index": test.tolist(),
+                "test": [] if p_te is None or not len(test) else np.asarray(p_te, float).round(4).tolist(),
+                "pairs": [round(ev_scores[i], 4) for i in sorted(ev_scores)],
+            }
         res["split"] = sp.index if sp else "all"
         res["seconds"] = round(time.time() - t0, 1)
-        print(json.dumps(res), flush=True)
+        print(json.dumps({k: v for k, v in res.items() if k != "predictions"}), flush=True)
         results.append(res)
 
     summary = {"args": vars(args), "splits": results}
