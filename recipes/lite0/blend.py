@@ -30,8 +30,9 @@ def blend(a: dict, b: dict, targets: np.ndarray) -> dict:
 
     weights = np.round(np.linspace(0, 1, 11), 1)
     val_srocc = [spearmanr(mix(w, "val"), targets[val])[0] for w in weights]
-    w = float(weights[int(np.argmax(val_srocc))])
-    return {"weight": w, "val_srocc": float(max(val_srocc)),
+    best = int(np.nanargmax(val_srocc))  # a constant blend has no correlation (NaN)
+    w = float(weights[best])
+    return {"weight": w, "val_srocc": float(val_srocc[best]),
             "test_srocc": float(spearmanr(mix(w, "test"), targets[test])[0]),
             "test_plcc": float(pearsonr(mix(w, "test"), targets[test])[0])}
 
