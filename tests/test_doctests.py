@@ -23,6 +23,7 @@ PUBLIC_MODULES = (
     "rankiqa.distortions.registry",
     "rankiqa.inference.api",
     "rankiqa.inference.model",
+    "rankiqa.inference.onnx_passes",
     "rankiqa.inference.registry",
     "rankiqa.losses.ranking",
     "rankiqa.losses.regression",

@@ -105,3 +105,15 @@ def test_workers_score_with_their_own_sessions_in_order(lite_model, tmp_path):
     assert len(good) == 7
     assert [g for g, _ in good] == pytest.approx([e for _, e in good], abs=1e-4)
     assert pickle.loads(pickle.dumps(engine))._session is None  # a copy re-opens lazily
+
+
+def test_exported_lite_graph_has_its_same_pads_inside_the_convolutions(lite_model, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    runtime = attach_onnx_runtime(lite_model, cache_dir=tmp_path)
+    lite_model.runtime = None
+    graph = onnx.load(str(runtime.path)).graph
+    assert not [n for n in graph.node if n.op_type == "Pad"]
+    strided = [n for n in graph.node if n.op_type == "Conv"
+               and [a.ints for a in n.attribute if a.name == "strides"][0] == [2, 2]]
+    pads = sorted({tuple(a.ints) for n in strided for a in n.attribute if a.name == "pads"})
+    assert pads == [(0, 0, 1, 1), (1, 1, 2, 2)]  # TensorFlow SAME: 3x3 and 5x5 kernels

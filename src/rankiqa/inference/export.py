@@ -237,13 +237,17 @@ def export_onnx(
             opset_version=opset,
             dynamo=False,
         )
-        if preprocessing:
-            import onnx
+        import onnx
 
+        from rankiqa.inference.onnx_passes import fold_pads_into_convs
+
+        graph = onnx.load(str(tmp))
+        fold_pads_into_convs(graph)  # TF "SAME" pads (EfficientNet-Lite): 1.25x faster
+        if preprocessing:
             from rankiqa.inference.onnx_protocol import with_preprocessing
 
-            merged = with_preprocessing(onnx.load(str(tmp)), model.protocol)
-            tmp.write_bytes(merged.SerializeToString())
+            graph = with_preprocessing(graph, model.protocol)
+        tmp.write_bytes(graph.SerializeToString())
     _attach_onnx_metadata(out, model)
     return out
 

@@ -3,9 +3,10 @@
 PyTorch's CPU kernels for depthwise convolutions (EfficientNet-Lite, MobileNet) are slow;
 ONNX Runtime's are not. :func:`attach_onnx_runtime` exports the model once to an ONNX file in
 the user's cache folder (``$RANKIQA_CACHE``, else ``$XDG_CACHE_HOME/rankiqa``, else
-``~/.cache/rankiqa``; the name is a hash of the weights, metadata and torch version), opens an
-``onnxruntime.InferenceSession`` on it and lets :meth:`IQAModel.score_views` use it. Scores
-equal the PyTorch ones to ~1e-5; ``model(x)`` stays the differentiable PyTorch module.
+``~/.cache/rankiqa``; the name is a hash of the weights, metadata, torch version and export
+version), opens an ``onnxruntime.InferenceSession`` on it and lets
+:meth:`IQAModel.score_views` use it. Scores equal the PyTorch ones to ~1e-5; ``model(x)``
+stays the differentiable PyTorch module.
 
 Examples
 --------
@@ -51,10 +52,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "rankiqa"
 
 
+#: bumped whenever the exported graph changes for the same model (a new cache file name)
+EXPORT_VERSION = 2
+
+
 def model_digest(model: IQAModel) -> str:
-    """Hash of the weights, the metadata and the torch version (the ONNX file's name)."""
+    """Hash of the weights, the metadata, the torch version and :data:`EXPORT_VERSION`
+    (the ONNX file's name)."""
     h = hashlib.sha256()
-    h.update(torch.__version__.encode())
+    h.update(f"{torch.__version__} export {EXPORT_VERSION}".encode())
     h.update(json.dumps(model.metadata, sort_keys=True, default=str).encode())
     for name, tensor in sorted(model.net.state_dict().items()):
         h.update(name.encode())
