@@ -216,8 +216,8 @@ def main() -> None:
                          "part, the head of the last epoch is kept (--epochs fixes the length)")
     ap.add_argument("--split-indices", default="0-9")
     ap.add_argument("--train-fraction", type=float, default=1.0,
-                    help="learning curves (head, finetune): train on this part of each training part (the same "
-                         "validation and test parts)")
+                    help="learning curves (head, finetune): train on this part of each "
+                         "training part (the same validation and test parts)")
     ap.add_argument("--final", default=None, help="train on all images, save to this path")
     ap.add_argument("--out", required=True, help="JSON results")
     ap.add_argument("--threads", type=int, default=2)
@@ -364,7 +364,7 @@ def main() -> None:
             res["predictions"] = {
                 "val_index": val.tolist(), "val": np.asarray(p_val, float).round(4).tolist(),
                 "test_index": test.tolist(),
-                "test": [] if p_te is None or not len(test) else np.asarray(p_te, float).round(4).tolist(),
+                "test": np.asarray(p_te if len(test) else [], float).round(4).tolist(),
                 "pairs": [round(ev_scores[i], 4) for i in sorted(ev_scores)],
             }
         res["split"] = sp.index if sp else "all"

@@ -38,7 +38,8 @@ def fold_pads_into_convs(model: onnx.ModelProto) -> int:
     Changes ``model`` in place and returns the number of pads folded. A pad is folded only when
     its amounts are computable from constants alone, its mode is ``constant`` with value 0, it
     pads no batch or channel axis, and the convolution has explicit (not automatic) padding.
-    Nodes that only fed the folded pads are removed.
+    Afterwards, nodes and initializers that nothing reads any more (what computed the folded
+    amounts) are removed.
     """
     graph = model.graph
     readers: dict[str, list[onnx.NodeProto]] = {}
@@ -121,7 +122,8 @@ def _constant_value(model: onnx.ModelProto, name: str) -> np.ndarray | None:
         stack.extend(node.input)
     from onnx.reference import ReferenceEvaluator
 
-    order = [n for n in graph.node if any(n is m for m in needed)]  # the graph's own order
+    wanted = {id(n) for n in needed}
+    order = [n for n in graph.node if id(n) in wanted]  # the graph's own (topological) order
     sub = helper.make_graph(
         order, "constant", [], [helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None)],
         [initializers[t] for t in sorted(leaves)],
