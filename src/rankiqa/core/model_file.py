@@ -6,7 +6,8 @@ the header metadata key ``rankiqa`` a JSON object::
     {"format": "rankiqa-model", "version": 1,
      "model_config": {...},                       # rebuilds the architecture
      "input": {"resize": 256, "test_crops": "center", "crop_size": 224},
-     "score": {"offset": 0.0, "scale": 1.0, "range": [0, 100], "direction": "higher is better"},
+     "score": {"offset": 0.0, "scale": 1.0, "range": [0, 100], "direction": "higher is better",
+               "squash": "logistic"},                # optional, see scale_scores
      "training": {...}, "metrics": {...}, "rankiqa_version": "0.1.0", "name": "..."}
 
 Reading uses ``safetensors.safe_open`` only: a model file cannot run code when loaded.
@@ -28,6 +29,28 @@ METADATA_KEY = "rankiqa"
 FORMAT = "rankiqa-model"
 VERSION = 1
 DEFAULT_SCORE = {"offset": 0.0, "scale": 1.0, "range": [0, 100], "direction": "higher is better"}
+#: ``score.squash`` values: how the linear score ``offset + scale * net(x)`` becomes the output.
+#: ``"logistic"`` bounds it to (0, 100) by construction: ``100 / (1 + exp(-(s - 50) / 25))``,
+#: whose slope is 1 at 50 (mid-scale scores move little, the ends are compressed).
+SQUASHES = (None, "logistic")
+SQUASH_CENTER, SQUASH_WIDTH = 50.0, 25.0
+
+
+def scale_scores(raw: torch.Tensor, score: dict[str, Any]) -> torch.Tensor:
+    """Network outputs → scores under a model file's ``score`` object (differentiable).
+
+    Examples
+    --------
+    >>> raw = torch.tensor([-1e6, 0.0, 1e6])
+    >>> scale_scores(raw, {"offset": 50.0, "scale": 1.0, "squash": "logistic"}).tolist()
+    [0.0, 50.0, 100.0]
+    >>> scale_scores(torch.tensor([2.0]), {"offset": 1.0, "scale": 3.0}).tolist()
+    [7.0]
+    """
+    linear = raw * float(score.get("scale", 1.0)) + float(score.get("offset", 0.0))
+    if score.get("squash") == "logistic":
+        return 100.0 * torch.sigmoid((linear - SQUASH_CENTER) / SQUASH_WIDTH)
+    return linear
 
 
 def build_metadata(
@@ -81,6 +104,8 @@ def validate_metadata(metadata: Any, source: str) -> dict[str, Any]:
     for key in ("offset", "scale"):
         if not isinstance(score.get(key), (int, float)):
             raise UserError(f"{source}: score.{key} must be a number")
+    if score.get("squash") not in SQUASHES:
+        raise UserError(f"{source}: score.squash must be one of {SQUASHES}, got {score['squash']!r}")
     from rankiqa.core.preprocess import InputProtocol
 
     try:

@@ -31,6 +31,9 @@ DEFAULT_SEED = 0
 #: Images more elongated than this are refused: resizing a 1×65535 strip to a shorter side of
 #: a few hundred pixels would need tens of gigabytes.
 MAX_ASPECT_RATIO = 100
+#: Images whose shorter side is below this are refused (an error row, not a number): the
+#: backbones downsample by 32, so a smaller image has less than one feature cell of content.
+MIN_SIDE = 32
 
 POOLING_HELP = (
     "crops:N (N random crops averaged; the paper uses 30), N, grid, grid:K, center or full"
@@ -172,6 +175,10 @@ def prepare_image(image: torch.Tensor, protocol: InputProtocol) -> torch.Tensor:
         raise ImageReadError(
             f"{width}x{height} pixels: too elongated to score (aspect ratio above "
             f"{MAX_ASPECT_RATIO}:1)"
+        )
+    if min(height, width) < MIN_SIDE:
+        raise ImageReadError(
+            f"{width}x{height} pixels: too small to assess (shorter side below {MIN_SIDE} pixels)"
         )
     if protocol.resize is not None:
         image = resize_shorter(image, int(protocol.resize))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rankiqa.core.model_file import scale_scores
 from rankiqa.errors import UserError
 from rankiqa.inference.preprocess import (
     InputProtocol,
@@ -26,7 +27,9 @@ class IQAModel(nn.Module):
     """A no-reference quality model: ``forward`` is differentiable, ``score`` is the easy API.
 
     ``forward(x)`` maps N×3×H×W float RGB tensors in [0, 1] to N scores
-    ``offset + scale * net(x)`` (0–100, higher = better for fine-tuned models). It applies no
+    ``offset + scale * net(x)``, squashed into (0, 100) when the model file says so
+    (:func:`rankiqa.core.model_file.scale_scores`; higher = better for fine-tuned
+    models). It applies no
     resizing or cropping, so it can serve as a quality term in a training loss.
     ``score(x)`` takes paths, PIL images, uint8 arrays or float tensors, applies the model's
     input protocol (resize, crops, view averaging) and returns plain floats.
@@ -39,6 +42,7 @@ class IQAModel(nn.Module):
         score = metadata.get("score", {})
         self.offset = float(score.get("offset", 0.0))
         self.scale = float(score.get("scale", 1.0))
+        self.score_meta = dict(score)
         self.protocol = InputProtocol.from_dict(metadata.get("input", {}))
         #: optional faster scoring engine (see :mod:`rankiqa.inference.onnx_runtime`)
         self.runtime: Any = None
@@ -58,7 +62,7 @@ class IQAModel(nn.Module):
         return self.net.config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x) * self.scale + self.offset
+        return scale_scores(self.net(x), self.score_meta)
 
     def extra_repr(self) -> str:
         return f"name={self.metadata.get('name')!r}, input={self.protocol.to_dict()}"

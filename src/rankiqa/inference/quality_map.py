@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rankiqa.core.model_file import scale_scores
 from rankiqa.errors import UserError
 from rankiqa.inference.preprocess import prepare_image
 from rankiqa.models.backbones import BACKBONES, feature_taps
@@ -236,7 +237,7 @@ def quality_map(
         batch = prepared.unsqueeze(0).to(_device_of(model))
         batch = batch.contiguous(memory_format=torch.channels_last)
         maps, whole = region_scores(model.net, batch, region_px, overlap)
-    values = (maps[0].float().cpu() * model.scale + model.offset).numpy().astype(np.float32)
+    values = scale_scores(maps[0].float().cpu(), model.score_meta).numpy().astype(np.float32)
     bounds = score_range(model) if clip else None
     if bounds is not None:
         np.clip(values, *bounds, out=values)
@@ -247,7 +248,7 @@ def quality_map(
     stride_px = (width - region_px) / (cols - 1) if cols > 1 else region_px
     return QualityMap(
         values=values,
-        score=float(whole[0]) * model.scale + model.offset,
+        score=float(scale_scores(whole[:1].float().cpu(), model.score_meta)[0]),
         region=region_px * scale,
         stride=stride_px * scale,
         image_size=full_size,
