@@ -141,3 +141,45 @@ def test_finetune_uses_the_official_validation_part():
     leaky = Split(tuple(range(12)), tuple(range(14, 20)), val=tuple(range(10, 16)))
     with pytest.raises(UserError, match="shares"):
         _with_validation(config, table, leaky)
+
+
+def test_lockbox_protocol_folds_cover_the_rest_and_never_see_the_lockbox(tmp_path):
+    from rankiqa.data.splits import lockbox_splits
+
+    table = authentic_table(50)
+    splits = lockbox_splits(table, lockbox=12, folds=4, seed=3)
+    *folds, box = splits
+    assert box.lockbox and not any(s.lockbox for s in folds)
+    assert len(box.test) == 12 and sorted(box.train + box.test) == list(range(50))
+    boxed = set(box.test)
+    tested = [i for s in folds for i in s.test]
+    assert sorted(tested) == sorted(box.train)  # every non-lockbox image tested exactly once
+    for s in folds:
+        assert not (set(s.train) | set(s.test)) & boxed
+        assert not set(s.train) & set(s.test)
+    # the same seed gives the same lockbox whatever the number of folds; another seed another
+    assert set(lockbox_splits(table, 12, 5, seed=3)[-1].test) == boxed
+    assert set(lockbox_splits(table, 12, 4, seed=4)[-1].test) != boxed
+    path = save_splits(tmp_path / "s.json", table, splits)
+    loaded = load_splits(path, table)
+    assert [s.lockbox for s in loaded] == [False] * 4 + [True]
+    assert loaded[-1].test == box.test
+
+
+def test_lockbox_synthetic_is_by_reference():
+    from rankiqa.data.splits import lockbox_splits
+
+    table = synthetic_table(10, 7)
+    *folds, box = lockbox_splits(table, lockbox=3, folds=3)
+    refs = lambda idx: {table.references[i] for i in idx}  # noqa: E731
+    assert len(refs(box.test)) == 3 and not refs(box.test) & refs(box.train)
+    for s in folds:
+        assert not refs(s.train) & refs(s.test)
+
+
+@pytest.mark.parametrize("lockbox,folds", [(0, 5), (48, 5), (10, 1)])
+def test_lockbox_bad_sizes_are_user_errors(lockbox, folds):
+    from rankiqa.data.splits import lockbox_splits
+
+    with pytest.raises(UserError, match="--lockbox|--folds"):
+        lockbox_splits(authentic_table(50), lockbox=lockbox, folds=folds)

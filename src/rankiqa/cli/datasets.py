@@ -105,6 +105,20 @@ def add_parser(subparsers) -> None:
         "--official-split", action="store_true", help="use the dataset's official split (KonIQ-10k)"
     )
     parser.add_argument(
+        "--lockbox",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="lockbox protocol: set N images aside (seeded), write --folds cross-validation "
+        "splits of the rest, then one split testing on the lockbox (default 0: random splits)",
+    )
+    parser.add_argument(
+        "--folds",
+        type=positive_int,
+        default=5,
+        help="cross-validation folds with --lockbox (default 5)",
+    )
+    parser.add_argument(
         "--scores-only",
         action="store_true",
         help="parse the score files without checking the images",
@@ -151,11 +165,21 @@ def run(args: argparse.Namespace) -> int:
 
         by = None if args.by == "auto" else args.by == "reference"
         splits, info = make_splits(
-            table, args.splits, args.test_fraction, args.seed, by, args.official_split
+            table,
+            args.splits,
+            args.test_fraction,
+            args.seed,
+            by,
+            args.official_split,
+            lockbox=args.lockbox,
+            folds=args.folds,
         )
         save_splits(args.make_splits, table, splits, **info)
         summary["split_file"] = args.make_splits
-        summary["splits"] = [{"train": len(s.train), "test": len(s.test)} for s in splits]
+        summary["splits"] = [
+            {"train": len(s.train), "test": len(s.test), **({"lockbox": True} if s.lockbox else {})}
+            for s in splits
+        ]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

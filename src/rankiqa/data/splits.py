@@ -40,6 +40,7 @@ class Split:
     index: int = 0
     seed: int = 0
     val: tuple[int, ...] = field(default_factory=tuple)  #: official validation part, if any
+    lockbox: bool = False  #: the test part is a lockbox: score it once per final candidate
 
 
 def fingerprint(table: IQATable) -> str:
@@ -91,6 +92,63 @@ def random_splits(
         test_set = set(test)
         train = [i for i in range(len(table)) if i not in test_set]
         splits.append(Split(tuple(train), tuple(test), index=k, seed=seed))
+    return splits
+
+
+def lockbox_splits(
+    table: IQATable, lockbox: int = 200, folds: int = 5, seed: int = 0
+) -> list[Split]:
+    """A lockbox protocol: ``folds`` cross-validation splits of the images outside a fixed
+    lockbox, then one split that trains on all of them and tests on the lockbox.
+
+    The lockbox is the first ``lockbox`` images of ``default_rng([seed, 99_991])``'s
+    permutation (by reference for synthetic datasets); the remaining images are dealt into
+    ``folds`` parts by ``default_rng([seed, 99_992])``. Splits ``0 .. folds-1`` are the
+    cross-validation folds (every choice is made on them); split ``folds`` has
+    ``lockbox=True`` and is scored once per final candidate.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from rankiqa.data.iqa.records import IQARecord, IQATable
+    >>> records = tuple(IQARecord(Path(f"{i}.png"), float(i), float(i)) for i in range(30))
+    >>> table = IQATable("toy", Path("."), records, "higher", (0.0, 30.0), synthetic=False)
+    >>> splits = lockbox_splits(table, lockbox=10, folds=4)
+    >>> [(len(s.train), len(s.test), s.lockbox) for s in splits]
+    [(15, 5, False), (15, 5, False), (15, 5, False), (15, 5, False), (20, 10, True)]
+    """
+    if folds < 2:
+        raise UserError(f"--folds must be at least 2, got {folds}")
+    by_reference = table.synthetic
+    if by_reference and any(r is None for r in table.references):
+        by_reference = False
+    groups: list = sorted(set(table.references)) if by_reference else list(range(len(table)))
+    if not 0 < lockbox <= len(groups) - folds:
+        raise UserError(
+            f"--lockbox must be between 1 and {len(groups) - folds} for {table.name}, got {lockbox}"
+        )
+    order = np.random.default_rng([seed, 99_991]).permutation(len(groups))
+    boxed = {groups[i] for i in order[:lockbox]}
+    rest = [groups[i] for i in sorted(order[lockbox:])]
+    fold_of = {
+        g: k % folds
+        for k, g in zip(
+            np.random.default_rng([seed, 99_992]).permutation(len(rest)), rest, strict=True
+        )
+    }
+    key = (lambda i: table.references[i]) if by_reference else (lambda i: i)
+    inside = [i for i in range(len(table)) if key(i) not in boxed]
+    splits = [
+        Split(
+            tuple(i for i in inside if fold_of[key(i)] != k),
+            tuple(i for i in inside if fold_of[key(i)] == k),
+            index=k,
+            seed=seed,
+        )
+        for k in range(folds)
+    ]
+    box = tuple(i for i in range(len(table)) if key(i) in boxed)
+    splits.append(Split(tuple(inside), box, index=folds, seed=seed, lockbox=True))
     return splits
 
 
@@ -160,6 +218,7 @@ def save_splits(path: str | os.PathLike, table: IQATable, splits: list[Split], *
                 "train": list(s.train),
                 "test": list(s.test),
                 **({"val": list(s.val)} if s.val else {}),
+                **({"lockbox": True} if s.lockbox else {}),
             }
             for s in splits
         ],
@@ -209,7 +268,12 @@ def load_splits(path: str | os.PathLike, table: IQATable | None = None) -> list[
             raise UserError(f"{path}: split {k} has images on both the train and the test side")
         splits.append(
             Split(
-                train, test, index=int(item.get("index", k)), seed=int(item.get("seed", 0)), val=val
+                train,
+                test,
+                index=int(item.get("index", k)),
+                seed=int(item.get("seed", 0)),
+                val=val,
+                lockbox=bool(item.get("lockbox", False)),
             )
         )
     if not splits:
@@ -263,12 +327,21 @@ def make_splits(
     seed: int = 0,
     by_reference: bool | None = None,
     official: bool = False,
+    lockbox: int = 0,
+    folds: int = 5,
 ) -> tuple[list[Split], dict[str, Any]]:
     """The splits of ``rankiqa datasets --make-splits`` and the info stored with them:
-    the official split, or ``n`` random ones (by reference for synthetic datasets unless
-    ``by_reference`` says otherwise). Write them with :func:`save_splits`."""
+    the official split, a lockbox protocol (``lockbox`` > 0: :func:`lockbox_splits`), or ``n``
+    random ones (by reference for synthetic datasets unless ``by_reference`` says otherwise).
+    Write them with :func:`save_splits`."""
     if official:
         return [official_split(table)], {"official": True}
+    if lockbox:
+        return lockbox_splits(table, lockbox, folds, seed), {
+            "seed": seed,
+            "lockbox": lockbox,
+            "folds": folds,
+        }
     splits = random_splits(table, n, test_fraction, seed, by_reference)
     info = {
         "seed": seed,
