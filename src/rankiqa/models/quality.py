@@ -171,7 +171,7 @@ def build_model(
             when online) or a local state-dict file.
         input_size: training crop size; defaults to the paper's (227 shallow/alexnet, else 224).
         head_hidden: hidden width of the ``stats`` head's MLP (256); an ensemble of k heads
-            merges into one of width k x 256 (``recipes/lite0/package.py``).
+            merges into one of width k x 256 (:func:`rankiqa.models.heads.merge_stats_heads`).
     """
     if backbone not in BACKBONES:
         raise UserError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
