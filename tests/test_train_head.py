@@ -117,3 +117,27 @@ def test_bad_options_are_one_line_errors(caches, capsys) -> None:
     code = main(["train-head", str(iqa_cache), "-o", str(root / "bad"), "--split-file",
                  str(root / "splits.json"), "--split-index", "9"])
     assert code == 2 and "splits 0..3" in capsys.readouterr().err
+
+
+def test_merged_ensemble_equals_the_mean_of_its_members() -> None:
+    from rankiqa.models.heads import StatsHead, merge_stats_heads
+
+    torch.manual_seed(0)
+    heads = []
+    stats = torch.randn(7, 2 * 5)
+    for _ in range(3):
+        head = StatsHead((5,), hidden=4)
+        with torch.no_grad():
+            head.norm.running_mean.copy_(stats.mean(0))
+            head.norm.running_var.copy_(stats.var(0))
+            head.norm.weight.uniform_(0.5, 2)  # trained affine parameters are folded too
+            head.norm.bias.uniform_(-1, 1)
+        heads.append(head.eval())
+    merged = StatsHead((5,), hidden=12).eval()
+    merged.load_state_dict(merge_stats_heads([h.state_dict() for h in heads]))
+    with torch.no_grad():
+        want = torch.stack([h.fc(h.norm(stats)) for h in heads]).mean(0)
+        assert torch.allclose(merged.fc(merged.norm(stats)), want, atol=1e-5)
+    other = StatsHead((5,), hidden=4).eval()
+    with pytest.raises(ValueError, match="different data"):
+        merge_stats_heads([heads[0].state_dict(), other.state_dict()])
