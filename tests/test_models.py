@@ -72,6 +72,8 @@ def test_stats_head_width_is_part_of_the_config():
     rebuilt = model_from_config(model.config)
     rebuilt.load_state_dict(model.state_dict())  # same shapes
     assert "head_hidden" not in build_model("shallow", "stats").config  # old files unchanged
-    for bad in (0, -3, "wide"):
+    linear = build_model("shallow", "stats", head_hidden=0)
+    assert len(linear.head.fc) == 1 and model_from_config(linear.config).config["head_hidden"] == 0
+    for bad in (-3, "wide", 2.5):
         with pytest.raises(UserError, match="head_hidden"):
             build_model("shallow", "stats", head_hidden=bad)

@@ -108,6 +108,16 @@ def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
     assert all(0 <= s <= 100 for s in scores)
 
 
+def test_linear_heads_package_and_load(caches) -> None:
+    root, csv, iqa_cache, _ = caches
+    out = root / "linear"
+    assert main(["train-head", str(iqa_cache), "-o", str(out), "--hidden", "0", "--members", "2",
+                 "--epochs", "2", "--rank-weight", "0"]) == 0
+    model = load_model_file(out / "all" / "model.safetensors")
+    assert model.metadata["model_config"]["head_hidden"] == 0 and len(model.net.head.fc) == 1
+    assert 0 <= model.score(np.asarray(Image.open(csv.parent / "b0.png").convert("RGB"))) <= 100
+
+
 def test_bad_options_are_one_line_errors(caches, capsys) -> None:
     root, _, iqa_cache, rank_cache = caches
     code = main(["train-head", str(rank_cache), "-o", str(root / "bad")])
@@ -119,25 +129,26 @@ def test_bad_options_are_one_line_errors(caches, capsys) -> None:
     assert code == 2 and "splits 0..3" in capsys.readouterr().err
 
 
-def test_merged_ensemble_equals_the_mean_of_its_members() -> None:
+@pytest.mark.parametrize("hidden", [4, 0])
+def test_merged_ensemble_equals_the_mean_of_its_members(hidden: int) -> None:
     from rankiqa.models.heads import StatsHead, merge_stats_heads
 
     torch.manual_seed(0)
     heads = []
     stats = torch.randn(7, 2 * 5)
     for _ in range(3):
-        head = StatsHead((5,), hidden=4)
+        head = StatsHead((5,), hidden=hidden)
         with torch.no_grad():
             head.norm.running_mean.copy_(stats.mean(0))
             head.norm.running_var.copy_(stats.var(0))
             head.norm.weight.uniform_(0.5, 2)  # trained affine parameters are folded too
             head.norm.bias.uniform_(-1, 1)
         heads.append(head.eval())
-    merged = StatsHead((5,), hidden=12).eval()
+    merged = StatsHead((5,), hidden=3 * hidden).eval()
     merged.load_state_dict(merge_stats_heads([h.state_dict() for h in heads]))
     with torch.no_grad():
         want = torch.stack([h.fc(h.norm(stats)) for h in heads]).mean(0)
         assert torch.allclose(merged.fc(merged.norm(stats)), want, atol=1e-5)
-    other = StatsHead((5,), hidden=4).eval()
+    other = StatsHead((5,), hidden=hidden).eval()
     with pytest.raises(ValueError, match="different data"):
         merge_stats_heads([heads[0].state_dict(), other.state_dict()])

@@ -18,7 +18,7 @@ HELP = {
     "batch_size": "images per step",
     "lr": "AdamW learning rate (cosine schedule)",
     "weight_decay": "AdamW weight decay",
-    "hidden": "hidden width of each head",
+    "hidden": "hidden width of each head (0: linear heads)",
     "rank_weight": "weight of the ranking term (0: opinion scores only)",
     "rank_groups": "ranked sequences per step",
     "margin": "ranking hinge margin, in MOS standard deviations",
@@ -27,7 +27,7 @@ HELP = {
     "name": "the model file's name field",
 }
 TYPES = {int: positive_int, float: float}
-SPECIAL = {"val_fraction": fraction, "seed": non_negative_int, "rank_weight": float,
+SPECIAL = {"val_fraction": fraction, "seed": non_negative_int, "hidden": non_negative_int, "rank_weight": float,
            "margin": float}
 
 

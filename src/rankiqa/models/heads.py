@@ -50,7 +50,8 @@ class StatsHead(nn.Module):
     backbone stages, batch-normalised, then a small MLP. Any input size.
 
     Low-level statistics (noise, blur, blockiness) live in early stages, so pooling several
-    stages suits quality better than the last map alone.
+    stages suits quality better than the last map alone. ``hidden=0`` makes the head linear
+    (``fc`` is then one ``Linear``; a ridge-like head that generalises from few images).
     """
 
     multi_level = True
@@ -59,6 +60,9 @@ class StatsHead(nn.Module):
         super().__init__()
         width = 2 * sum(channels)
         self.norm = nn.BatchNorm1d(width)
+        if hidden == 0:
+            self.fc = nn.Sequential(nn.Linear(width, 1))
+            return
         self.fc = nn.Sequential(
             nn.Linear(width, hidden),
             nn.ReLU(inplace=True),
@@ -80,9 +84,10 @@ class StatsHead(nn.Module):
 
 
 def merge_stats_heads(heads: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """One :class:`StatsHead` state dict (hidden width k·h) whose output is the mean of ``k``
-    heads of width h (an ensemble merged exactly: each head's input normalisation is folded
-    into its first layer; the normalisation statistics must be the same).
+    """One :class:`StatsHead` state dict (hidden width k·h; linear heads stay linear) whose
+    output is the mean of ``k`` heads of width h (an ensemble merged exactly: each head's input
+    normalisation is folded into its first layer; the normalisation statistics must be the
+    same).
 
     Examples
     --------
@@ -109,6 +114,10 @@ def merge_stats_heads(heads: list[dict[str, torch.Tensor]]) -> dict[str, torch.T
     merged = {k: v.clone() for k, v in first.items() if k.startswith("norm.")}
     merged["norm.weight"] = torch.ones_like(first["norm.weight"])
     merged["norm.bias"] = torch.zeros_like(first["norm.bias"])
+    if "fc.3.weight" not in first:  # linear heads: the mean of linear maps is linear
+        merged["fc.0.weight"] = torch.stack(w1).mean(0)
+        merged["fc.0.bias"] = torch.stack(b1).mean(0)
+        return merged
     merged["fc.0.weight"] = torch.cat(w1)
     merged["fc.0.bias"] = torch.cat(b1)
     merged["fc.3.weight"] = torch.cat([h["fc.3.weight"] for h in heads], 1) / len(heads)

