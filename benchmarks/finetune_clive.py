@@ -35,7 +35,9 @@ import time
 import numpy as np
 import torch
 
+from rankiqa.core.devices import resolve_device
 from rankiqa.core.preprocess import parse_pooling
+from rankiqa.core.seeding import derive_seed
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.splits import random_splits
@@ -136,7 +138,7 @@ def main() -> None:
     args.test_crops = parse_pooling(args.test_crops, "--test-crops")
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.device = runner.resolve_device(args.device)
+    args.device = resolve_device(args.device)
     variants = (
         args.variants.split(",")
         if args.variants
@@ -174,7 +176,7 @@ def main() -> None:
         train_images = subset_images(images, split.train)
         test_images = subset_images(images, split.test)
         row = {"split": split.index, "train": len(split.train), "test": len(split.test)}
-        seed = runner.derive_seed(args.seed, split.index)
+        seed = derive_seed(args.seed, split.index)
         for v in variants:
             if v == "a":
                 model, mode = build("imagenet", args.head)

@@ -45,7 +45,7 @@ def seed_images(folder: str | None, count: int, side: int) -> list[np.ndarray]:
     """``count`` RGB arrays: photos from ``folder`` (centre-cropped squares), else generated."""
     arrays = []
     if folder:
-        from rankiqa.imageio import find_images, read_image
+        from rankiqa.core.imageio import find_images, read_image
 
         for path in find_images(folder)[:count]:
             arr = read_image(path)
@@ -138,8 +138,8 @@ def mutations(data: bytes, ext: str, others: dict[str, bytes], rng: np.random.Ge
 
 def _decode_one(path: str, max_pixels: int, protocol: dict) -> tuple[str, str, int]:
     """Decode like ``rankiqa score``: ``(outcome, detail, peak RSS in KiB)``."""
-    from rankiqa.imageio import ImageReadError, read_image
-    from rankiqa.inference.preprocess import (
+    from rankiqa.core.imageio import ImageReadError, read_image
+    from rankiqa.core.preprocess import (
         InputProtocol,
         decode_size_hint,
         image_views,
@@ -209,8 +209,8 @@ def fuzz(
     seed: int = 0,
 ) -> dict:
     """Build at least ``cases`` mutants, decode them, and summarise (the benchmark's JSON)."""
-    from rankiqa.imageio import DEFAULT_MAX_PIXELS
-    from rankiqa.inference import read_metadata
+    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
+    from rankiqa.core.model_file import read_metadata
     from rankiqa.inference.api import packaged_models_dir
 
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS

@@ -18,7 +18,7 @@ END = "<!-- /metadata-example -->"
 
 
 def generated_block() -> str:
-    from rankiqa.inference import read_metadata
+    from rankiqa.core.model_file import read_metadata
     from rankiqa.inference.api import packaged_models_dir
 
     meta = read_metadata(packaged_models_dir() / "default.safetensors")

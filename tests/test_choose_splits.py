@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rankiqa.core.errors import UserError
 from rankiqa.data.splits import official_split, random_splits, save_splits
-from rankiqa.errors import UserError
 from test_splits import authentic_table
 
 

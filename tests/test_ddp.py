@@ -11,9 +11,9 @@ import torch
 
 from ranked_fixtures import make_ranked_set
 from rankiqa.cli import main
+from rankiqa.core.checkpoint import load_checkpoint
+from rankiqa.core.seeding import seed_everything
 from rankiqa.models import build_model
-from rankiqa.training.checkpoint import load_checkpoint
-from rankiqa.training.runner import seed_everything
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")

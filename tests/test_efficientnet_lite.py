@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.models import build_model
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.efficientnet_lite import (

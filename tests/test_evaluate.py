@@ -12,13 +12,14 @@ from PIL import Image
 
 from conftest import natural_image
 from rankiqa.cli import main
+from rankiqa.core.checkpoint import save_checkpoint
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages
 from rankiqa.data.iqa.transforms import eval_views
 from rankiqa.evaluation.metrics import srocc
 from rankiqa.evaluation.protocol import predict
 from rankiqa.models import build_model
-from rankiqa.training.checkpoint import model_state, save_checkpoint
+from rankiqa.training.checkpoint import model_state
 
 
 def make_csv_dataset(root: Path, n: int = 12) -> Path:
@@ -78,7 +79,7 @@ def test_evaluate_json(tmp_path, tiny_checkpoint, capsys):
     targets = report["predictions"]["target"]
     assert only["metrics"]["srocc"] == pytest.approx(srocc(pred, targets))
     # the predictions are the network's mean over the 2×2 grid of 64-px crops of the 80-px image
-    from rankiqa.training.checkpoint import load_quality_net
+    from rankiqa.models.loading import load_quality_net
 
     net = load_quality_net(tiny_checkpoint)
     table = load_iqa_dataset("csv", csv)

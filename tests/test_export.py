@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from rankiqa.cli import main
-from rankiqa.inference import load_model, read_metadata
+from rankiqa.core.model_file import read_metadata
+from rankiqa.inference import load_model
 from rankiqa.inference.export import save_model, untrained_model
 
 ort = pytest.importorskip("onnxruntime")
@@ -61,7 +62,7 @@ def test_onnx_paper_head_has_a_fixed_size(tmp_path: Path) -> None:
 
 
 def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) -> None:
-    from rankiqa.training.checkpoint import save_checkpoint
+    from rankiqa.core.checkpoint import save_checkpoint
 
     net = tiny().net
     ckpt = tmp_path / "run" / "best.pt"

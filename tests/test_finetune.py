@@ -12,11 +12,12 @@ from PIL import Image
 
 from conftest import natural_image
 from rankiqa.cli import main
+from rankiqa.core.checkpoint import load_checkpoint, save_checkpoint
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages
 from rankiqa.evaluation.protocol import predict
 from rankiqa.models import build_model
-from rankiqa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
+from rankiqa.training.checkpoint import model_state
 from rankiqa.training.finetune import init_head
 
 TINY = [

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import natural_image
-from rankiqa.imageio import ImageReadError, find_images, read_image
+from rankiqa.core.imageio import ImageReadError, find_images, read_image
 
 
 def forged_png(path: Path, width: int, height: int) -> Path:
@@ -131,7 +131,7 @@ def test_find_images(tmp_path: Path, image) -> None:
 def test_atomic_write_leaves_no_temp_and_uses_normal_permissions(tmp_path):
     import os
 
-    from rankiqa.imageio import write_text_atomic
+    from rankiqa.core.files import write_text_atomic
 
     target = tmp_path / "out.csv"
     write_text_atomic(target, "a,b\n")

@@ -10,11 +10,10 @@ from PIL import Image
 
 import rankiqa
 from conftest import natural_image
-from rankiqa.errors import UserError
-from rankiqa.imageio import ImageReadError
-from rankiqa.inference import InputProtocol, image_views
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import ImageReadError
+from rankiqa.core.preprocess import InputProtocol, image_views, parse_test_crops, resize_shorter
 from rankiqa.inference.export import save_model, untrained_model
-from rankiqa.inference.preprocess import parse_test_crops, resize_shorter
 
 
 def tiny_model(test_crops: str = "center", resize: int | None = 200):

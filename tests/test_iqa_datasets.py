@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 from scipy.io import savemat
 
+from rankiqa.core.errors import UserError
+from rankiqa.core.preprocess import parse_pooling
 from rankiqa.data.iqa import DATASETS, load_iqa_dataset
 from rankiqa.data.iqa.dataset import EvalViews, IQAImages, TrainBatches
-from rankiqa.data.iqa.transforms import eval_views, normalise_pooling, prepare_uint8
-from rankiqa.errors import UserError
+from rankiqa.data.iqa.transforms import eval_views, prepare_uint8
 
 
 def touch_image(path: Path, size=(40, 30), value=128) -> None:
@@ -316,9 +317,9 @@ def test_input_protocol():
         48,
     )  # upscaled to the crop
     assert tuple(prepare_uint8(image, None, crop_size=32).shape) == (3, 60, 90)
-    assert normalise_pooling("30") == "crops:30" and normalise_pooling("grid") == "grid"
+    assert parse_pooling("30") == "crops:30" and parse_pooling("grid") == "grid"
     with pytest.raises(UserError, match="--crops"):
-        normalise_pooling("many")
+        parse_pooling("many")
     assert tuple(eval_views(resized, "grid:2", 32).shape) == (4, 3, 32, 32)
     center = eval_views(resized, "center", 32)[0]
     assert torch.allclose(center, resized[:, 4:36, 14:46].float() / 255)

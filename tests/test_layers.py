@@ -8,13 +8,17 @@ Layers, bottom to top (a module may import its own package and any lower layer o
       -> integrations, report, the ``rankiqa`` facade (``rankiqa/__init__.py``)
       -> cli -> __main__
 
-``rankiqa.errors`` and ``rankiqa.imageio`` are compatibility shims over ``rankiqa.core`` and
-count as core. A new top-level package must be added to ``LAYERS`` (where does it belong?).
+Each name has one home: the old paths of core modules (``rankiqa.errors``, ``rankiqa.imageio``,
+``rankiqa.inference.model_file``, ``rankiqa.inference.preprocess``) are gone, no module re-exports
+a core name, and ruff bans the old import paths (``banned-api`` in ``pyproject.toml``). A new
+top-level package must be added to ``LAYERS`` (where does it belong?).
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,10 +44,6 @@ LAYERS: dict[str, int] = {
     "cli": 7,
     "__main__": 8,
 }
-
-
-#: compatibility shims at the old paths, part of core
-ALIASES = {"errors": "core", "imageio": "core"}
 
 
 def module_name(path: Path, src: Path = SRC) -> str:
@@ -80,8 +80,7 @@ def imports(source: str, module: str, package: bool) -> Iterator[tuple[str, int]
 def top(module: str) -> str:
     """The top-level part of a ``rankiqa`` module: ``rankiqa.data.iqa.x`` -> ``data``."""
     parts = module.split(".")
-    part = parts[1] if len(parts) > 1 else ""
-    return ALIASES.get(part, part)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def collect(src: Path = SRC) -> tuple[set[str], dict[str, bool], list[tuple[str, str, int]]]:
@@ -226,3 +225,78 @@ def test_checker_finds_cycles() -> None:
     assert package_cycles(edges, packages) == [
         ["rankiqa.data", "rankiqa.inference", "rankiqa.training"]
     ]
+
+
+#: old homes of core modules and core names, removed; ruff's banned-api keeps them out
+OLD_MODULES = (
+    "rankiqa.errors",
+    "rankiqa.imageio",
+    "rankiqa.inference.model_file",
+    "rankiqa.inference.preprocess",
+)
+OLD_NAMES = (
+    "rankiqa.inference.InputProtocol",
+    "rankiqa.inference.read_metadata",
+    "rankiqa.training.runner.seed_step",
+    "rankiqa.training.runner.resolve_device",
+    "rankiqa.data.iqa.transforms.normalise_pooling",
+    "rankiqa.data.iqa.transforms.POOLING_HELP",
+)
+
+
+@pytest.mark.parametrize("module", OLD_MODULES)
+def test_old_module_paths_are_gone(module: str) -> None:
+    assert importlib.util.find_spec(module) is None
+    with pytest.raises(ModuleNotFoundError):
+        __import__(module)
+
+
+def test_old_paths_are_banned_by_ruff() -> None:
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    config = tomllib.loads((SRC.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    lint = config["tool"]["ruff"]["lint"]
+    banned = lint["flake8-tidy-imports"]["banned-api"]
+    assert "TID" in lint["select"]
+    assert set(OLD_MODULES) | set(OLD_NAMES) <= set(banned)
+
+
+def reexports(source: str, home: str) -> set[str]:
+    """Names that ``source`` lists in ``__all__`` but imports from a rankiqa module outside
+    ``home`` (its own package for an ``__init__``, else its parent package), plus ``*`` imports
+    and ``sys.modules`` aliasing: each makes a second home for a name."""
+    imported: dict[str, str] = {}
+    exported: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE):
+            imported |= {alias.asname or alias.name: node.module for alias in node.names}
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == "__all__":
+                    exported |= {e.value for e in getattr(node.value, "elts", [])}
+                if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "sys.modules":
+                    exported.add("sys.modules")
+    foreign = {n for n, m in imported.items() if m != home and not m.startswith(home + ".")}
+    return (foreign & exported) | ({"*"} & foreign) | ({"sys.modules"} & exported)
+
+
+def test_no_module_reexports_names_of_other_packages() -> None:
+    found = {}
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        module = module_name(path)
+        home = module if is_package(path) else module.rpartition(".")[0]
+        names = reexports(path.read_text(encoding="utf-8"), home)
+        if names:
+            found[module] = sorted(names)
+    assert not found, found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from rankiqa.core.errors import UserError\n__all__ = ['UserError']\n",
+        "from rankiqa.core.files import *\n",
+        "import sys\nfrom rankiqa.core import errors\nsys.modules[__name__] = errors\n",
+    ],
+)
+def test_reexport_checker_catches(source: str) -> None:
+    assert reexports(source, "rankiqa.training")

@@ -9,10 +9,10 @@ import pytest
 from scipy.io import savemat
 
 from rankiqa.cli import main
+from rankiqa.core.errors import UserError
 from rankiqa.data.iqa import DATASETS, load_iqa_dataset
 from rankiqa.data.iqa.loaders import livemd_distortion
 from rankiqa.data.splits import random_splits
-from rankiqa.errors import UserError
 from test_iqa_datasets import touch_image
 
 REFS = ["bikes.bmp", "house.bmp", "lady_1.bmp"]  # an underscore in a reference name too

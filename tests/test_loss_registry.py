@@ -9,7 +9,7 @@ from rankiqa.losses import regression_loss
 
 
 def test_one_regression_loss_registry():
-    from rankiqa.errors import UserError
+    from rankiqa.core.errors import UserError
     from rankiqa.losses import REGRESSION_LOSSES, get_regression_loss
     from rankiqa.training.finetune import LOSSES, loss_fn
 

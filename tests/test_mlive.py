@@ -15,6 +15,8 @@ from PIL import Image
 
 from conftest import natural_image
 from rankiqa.cli import main
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import read_image
 from rankiqa.data.ranked import (
     BatchLayout,
     RankedBatchSampler,
@@ -24,8 +26,6 @@ from rankiqa.data.ranked import (
 )
 from rankiqa.distortions import MLIVE, dominates
 from rankiqa.distortions.generate import level_rng, version_rng
-from rankiqa.errors import UserError
-from rankiqa.imageio import read_image
 from rankiqa.losses import ranking_pair_mask
 from rankiqa.training.rank import RankTrainConfig, ranking_metrics, resolve_layout, train_rank
 

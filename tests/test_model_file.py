@@ -12,8 +12,9 @@ import torch
 from PIL import Image, ImageFilter
 
 from conftest import natural_image
-from rankiqa.errors import UserError
-from rankiqa.inference import load_model, read_metadata, read_model_file, save_model_file
+from rankiqa.core.errors import UserError
+from rankiqa.core.model_file import read_metadata, read_model_file, save_model_file
+from rankiqa.inference import load_model
 from rankiqa.inference.api import packaged_models_dir
 from rankiqa.inference.export import export_checkpoint, save_model, untrained_model
 
@@ -90,7 +91,7 @@ def test_bad_model_files_give_user_errors(tmp_path: Path) -> None:
 
 
 def test_checkpoint_loads_and_exports(tmp_path: Path, image: np.ndarray) -> None:
-    from rankiqa.training.checkpoint import save_checkpoint
+    from rankiqa.core.checkpoint import save_checkpoint
 
     model = tiny_model()
     ckpt = tmp_path / "best.pt"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.models import BACKBONES, build_model, model_from_config
 
 

@@ -9,7 +9,7 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from rankiqa.errors import UserError  # noqa: E402
+from rankiqa.core.errors import UserError  # noqa: E402
 from rankiqa.inference.export import untrained_model  # noqa: E402
 from rankiqa.inference.onnx_runtime import (  # noqa: E402
     attach_onnx_runtime,

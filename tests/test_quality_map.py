@@ -13,6 +13,7 @@ from PIL import Image
 import rankiqa
 from conftest import natural_image
 from rankiqa.cli import main
+from rankiqa.core.imageio import read_image
 from rankiqa.inference.export import untrained_model
 from rankiqa.inference.quality_map import expected_grid, quality_map, region_scores
 from rankiqa.models.backbones import BACKBONES
@@ -92,7 +93,7 @@ def test_map_tracks_the_score_and_blur_on_kodak(shared_dir: Path) -> None:
         pytest.skip("kodak photos not found")
     scores, pooled = [], []
     for path in paths:
-        image = rankiqa.imageio.read_image(path)
+        image = read_image(path)
         qmap = quality_map(model, image)
         scores.append(model.score(image))
         pooled.append(qmap.pooled)

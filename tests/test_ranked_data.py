@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ranked_fixtures import make_ranked_set
+from rankiqa.core.errors import UserError
 from rankiqa.data.ranked import (
     BatchLayout,
     EvalDataset,
@@ -21,7 +22,6 @@ from rankiqa.data.ranked import (
     read_ranked_sets,
     split_references,
 )
-from rankiqa.errors import UserError
 from rankiqa.losses import ranking_pair_mask
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 import rankiqa
 from conftest import natural_image
 from rankiqa.cli import main
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.report.html import PAGE_SIZE, ReportRow, build_report, make_report, read_scores_csv
 
 

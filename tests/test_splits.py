@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rankiqa.core.errors import UserError
 from rankiqa.data.iqa.records import IQARecord, IQATable
 from rankiqa.data.splits import (
     fingerprint,
@@ -16,7 +17,6 @@ from rankiqa.data.splits import (
     save_splits,
     select_split,
 )
-from rankiqa.errors import UserError
 
 
 def synthetic_table(n_refs=10, per_ref=7) -> IQATable:

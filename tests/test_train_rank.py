@@ -11,8 +11,9 @@ import torch
 
 from ranked_fixtures import make_ranked_set
 from rankiqa.cli import main
-from rankiqa.errors import UserError
-from rankiqa.training.checkpoint import load_checkpoint, load_quality_net, save_checkpoint
+from rankiqa.core.checkpoint import load_checkpoint, save_checkpoint
+from rankiqa.core.errors import UserError
+from rankiqa.models.loading import load_quality_net
 from rankiqa.training.rank import RankTrainConfig, ranking_metrics, train_rank
 from rankiqa.training.runner import NonFiniteLossError
 

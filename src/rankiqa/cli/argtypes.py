@@ -157,11 +157,11 @@ def resize_or_none(text: str) -> int | None:
 
 def pooling(text: str) -> str:
     """A test-time pooling: ``crops:N`` (or just ``N``), ``grid``, ``grid:K``, ``center``, ``full``."""
-    from rankiqa.data.iqa.transforms import POOLING_HELP, normalise_pooling
-    from rankiqa.errors import UserError
+    from rankiqa.core.errors import UserError
+    from rankiqa.core.preprocess import POOLING_HELP, parse_pooling
 
     try:
-        return normalise_pooling(text)
+        return parse_pooling(text)
     except UserError:
         raise argparse.ArgumentTypeError(f"expected {POOLING_HELP}, got {text!r}") from None
 

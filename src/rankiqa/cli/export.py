@@ -14,7 +14,7 @@ from rankiqa.cli.argtypes import (
     resize_or_none,
 )
 from rankiqa.cli.score import IntermixedParser
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
 Convert a model. Forms:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rankiqa.cli.argtypes import add_device_option, positive_int, thread_count
 from rankiqa.core.devices import resolve_device
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
 Draw where an image is good or bad: the model's quality (0-100, higher is better) of
@@ -83,7 +83,7 @@ def _targets(paths: list[str], output: Path, fmt: str | None) -> list[tuple[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.imageio import ImageReadError, read_image
+    from rankiqa.core.imageio import ImageReadError, read_image
     from rankiqa.inference.api import load_model
     from rankiqa.inference.inputs import expand_inputs
     from rankiqa.inference.quality_map import quality_map, score_range

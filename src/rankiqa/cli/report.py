@@ -53,7 +53,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rankiqa.errors import UserError
+    from rankiqa.core.errors import UserError
     from rankiqa.inference.inputs import expand_inputs
     from rankiqa.inference.runtime import configure_cpu
     from rankiqa.report.html import make_report, read_scores_csv

@@ -15,7 +15,7 @@ from rankiqa.cli.argtypes import (
     shard,
     thread_count,
 )
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
 Score the quality of images (0-100, higher is better with the default model).
@@ -145,13 +145,13 @@ def _show_progress(to_stdout: bool) -> bool:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rankiqa.imageio import DEFAULT_MAX_PIXELS
+    from rankiqa.core.devices import resolve_device
+    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
     from rankiqa.inference.api import load_model
     from rankiqa.inference.batch import ScoredImage, iter_scores
     from rankiqa.inference.inputs import find_inputs, path_key, select_shard
     from rankiqa.inference.results import RowWriter, completed_paths
     from rankiqa.inference.runtime import configure_cpu
-    from rankiqa.training.runner import resolve_device
 
     fmt = _format(args)
     if args.resume and not args.output:

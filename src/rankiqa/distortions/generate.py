@@ -21,16 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import atomic_path, write_text_atomic
+from rankiqa.core.imageio import IMAGE_EXTENSIONS, find_images, read_image
 from rankiqa.distortions import get_preset
 from rankiqa.distortions.combined import CombinedDistortion
-from rankiqa.errors import UserError
-from rankiqa.imageio import (
-    IMAGE_EXTENSIONS,
-    atomic_path,
-    find_images,
-    read_image,
-    write_text_atomic,
-)
 
 MANIFEST_HEADER = ("path", "reference", "distortion", "level")
 PRISTINE = "pristine"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.inference.model import IQAModel
 from rankiqa.inference.registry import (
     DEFAULT_MODEL_NAME,

@@ -8,8 +8,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import find_images, is_image_name
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import find_images, is_image_name
 
 _GLOB_CHARS = set("*?[")
 

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from rankiqa.core.model_file import scale_scores
-from rankiqa.errors import UserError
-from rankiqa.inference.preprocess import (
+from rankiqa.core.errors import UserError
+from rankiqa.core.preprocess import (
     InputProtocol,
     decode_size_hint,
     image_views,
@@ -115,7 +115,7 @@ class IQAModel(nn.Module):
 
         ``x`` is a path, a PIL image, a uint8 H×W×3 RGB array, a float 3×H×W tensor in [0, 1]
         (one image: returns a float), or a list of those / a float B×3×H×W tensor (returns a
-        list of floats). Unreadable files raise :class:`rankiqa.imageio.ImageReadError`.
+        list of floats). Unreadable files raise :class:`rankiqa.core.imageio.ImageReadError`.
         JPEG files decode as in ``rankiqa score`` (reduced scale where the protocol downsizes
         anyway), so both give the same score; ``exact_decode=True`` is ``--exact-decode``.
         """
@@ -167,10 +167,10 @@ def _as_chw(
     image: ImageLike, max_pixels: int | None = None, draft_size: int | None = None
 ) -> torch.Tensor:
     """Any supported image kind -> float 3×H×W tensor in [0, 1] on the CPU (``draft_size``:
-    see :func:`rankiqa.imageio.read_image`)."""
+    see :func:`rankiqa.core.imageio.read_image`)."""
     from PIL import Image
 
-    from rankiqa.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
+    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
 
     if isinstance(image, (str, os.PathLike)):
         pixels = max_pixels or DEFAULT_MAX_PIXELS

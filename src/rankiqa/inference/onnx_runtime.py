@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 
 if TYPE_CHECKING:
     from rankiqa.inference.model import IQAModel

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from rankiqa.core.model_file import scale_scores
-from rankiqa.errors import UserError
-from rankiqa.inference.preprocess import prepare_image
+from rankiqa.core.errors import UserError
+from rankiqa.core.preprocess import prepare_image
 from rankiqa.models.backbones import BACKBONES, feature_taps
 from rankiqa.models.heads import CompactHead, PaperHead, StatsHead
 

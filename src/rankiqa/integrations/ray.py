@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import DEFAULT_MAX_PIXELS
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
 from rankiqa.inference.batch import ScoredImage, iter_scores
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rankiqa.errors import UserError
+from rankiqa.core.errors import UserError
 from rankiqa.models.backbones import BACKBONES, feature_taps
 from rankiqa.models.heads import HEADS, CompactHead, PaperHead, StatsHead
 

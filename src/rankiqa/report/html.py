@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image, write_text_atomic
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_text_atomic
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
 
 #: longer side of the embedded thumbnails (pixels)
 THUMB_SIZE = 160
@@ -191,7 +192,7 @@ def collect_rows(
     A file that cannot be read costs its own row (its ``error``), never the run; a file whose
     score came from ``scores`` keeps it and gets a ``note`` instead.
     """
-    from rankiqa.inference.preprocess import decode_size_hint
+    from rankiqa.core.preprocess import decode_size_hint
 
     need_model = maps or any(scores is None or p not in scores for p in paths)
     if need_model and model is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rankiqa.errors import UserError
-from rankiqa.imageio import write_bytes_atomic
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_bytes_atomic
 from rankiqa.inference.quality_map import QualityMap
 
 #: perceptually uniform colour map (dark = poor, bright = good), readable in grey and by most

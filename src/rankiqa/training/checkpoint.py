@@ -1,7 +1,7 @@
 """Checkpoints of training runs: the state dict of a ``train-rank`` / ``finetune`` run.
 
-Reading and writing the files lives in :mod:`rankiqa.core.checkpoint` (re-exported here);
-rebuilding their networks in :mod:`rankiqa.models.loading`.
+Reading and writing the files lives in :mod:`rankiqa.core.checkpoint`; rebuilding their
+networks in :mod:`rankiqa.models.loading`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rankiqa.core.checkpoint import FORMAT, KINDS, VERSION, load_checkpoint, save_checkpoint
-from rankiqa.models.loading import load_quality_net, quality_net_from_state
-
-__all__ = [
-    "FORMAT",
-    "KINDS",
-    "VERSION",
-    "load_checkpoint",
-    "load_quality_net",
-    "model_state",
-    "quality_net_from_state",
-    "save_checkpoint",
-    "training_state",
-    "unwrap_model",
-]
+__all__ = ["model_state", "training_state", "unwrap_model"]
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

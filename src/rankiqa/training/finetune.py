@@ -44,22 +44,22 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from rankiqa.core.checkpoint import load_checkpoint, save_checkpoint
+from rankiqa.core.devices import resolve_device
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_json
+from rankiqa.core.preprocess import parse_pooling
+from rankiqa.core.seeding import seed_everything, seed_step
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
-from rankiqa.data.iqa.transforms import normalise_pooling
 from rankiqa.data.ranked import BatchLayout, ranked_loader, read_ranked_sets
 from rankiqa.data.splits import Split, carve_validation, choose_splits, random_splits, save_splits
-from rankiqa.errors import UserError
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
 from rankiqa.losses.ranking import RankingHingeLoss
 from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import (
-    load_checkpoint,
-    save_checkpoint,
-    training_state,
-)
+from rankiqa.training.checkpoint import training_state
 from rankiqa.training.loop import progress_bar, restore, run_loop
 
 #: the paper's fine-tuning learning rates (others: 1e-5)
@@ -343,7 +343,7 @@ def train_step(
     from (seed, step), so a resumed run repeats an uninterrupted one; a non-finite loss stops
     with a clear error.
     """
-    runner.seed_step(seed, step)
+    seed_step(seed, step)
     device = next(model.parameters()).device
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
     if ranking is None or ranking.batch is None:
@@ -383,9 +383,9 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         if not (math.isfinite(value) and value > 0):
             raise UserError(f"--{name.replace('_', '-')} must be a finite number > 0, got {value}")
     criterion = loss_fn(config.loss)
-    val_crops = normalise_pooling(config.val_crops)
-    test_crops = normalise_pooling(config.test_crops)
-    device = runner.resolve_device(config.device)
+    val_crops = parse_pooling(config.val_crops)
+    test_crops = parse_pooling(config.test_crops)
+    device = resolve_device(config.device)
     out.mkdir(parents=True, exist_ok=True)
 
     table = load_iqa_dataset(config.dataset, config.root, **config.dataset_options)
@@ -398,7 +398,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         split = _choose_split(config, table, out)
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.dataset, 1e-5)
 
-    runner.seed_everything(config.seed)
+    seed_everything(config.seed)
     model, mode = build_initial_model(config, state)
     crop_size = model.input_size
     if (val_crops == "full" or test_crops == "full") and model.config.get("head") == "paper":
@@ -456,7 +456,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     input_meta = {"resize": config.resize, "test_crops": test_crops, "crop_size": crop_size}
     split_meta = {"train": list(split.train), "val": list(split.val), "test": list(split.test)}
     if state is None:
-        runner.write_json(
+        write_json(
             out / "run.json",
             {
                 "args": args,
@@ -559,5 +559,5 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             "step" + (f"; 'test' is it on the test part ({test_crops})" if split.test else "")
         ),
     }
-    runner.write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return summary

@@ -21,7 +21,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from rankiqa.core.checkpoint import save_checkpoint
+from rankiqa.core.devices import resolve_device
 from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_json
+from rankiqa.core.seeding import seed_everything, seed_step
 from rankiqa.data.ranked import (
     BatchLayout,
     EvalDataset,
@@ -35,7 +39,7 @@ from rankiqa.data.ranked import (
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
 from rankiqa.models import build_model, model_from_config
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import save_checkpoint, training_state
+from rankiqa.training.checkpoint import training_state
 from rankiqa.training.loop import progress_bar, restore, run_loop
 
 #: learning rates of the authors' solvers per layout
@@ -230,7 +234,7 @@ def _train(
     state = runner.open_run(out, "rank", config.resume)
     if state is not None:
         config = _config_from_checkpoint(config, state)
-    device = runner.resolve_device(config.device, dist.local_rank)
+    device = resolve_device(config.device, dist.local_rank)
     if config.pairs not in ("reference", "group"):
         raise UserError(f"--pairs: expected reference or group, got {config.pairs!r}")
     for name in ("iters", "val_every", "log_every", "lr_step"):
@@ -248,7 +252,7 @@ def _train(
     check_layout(layout, train_set, dist.world_size)
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(family, 1e-4)
 
-    runner.seed_everything(config.seed)
+    seed_everything(config.seed)
     if state is not None:
         model = model_from_config(state["model_config"])
         model.load_state_dict(state["model"])
@@ -282,7 +286,7 @@ def _train(
     )
     args = dataclasses.asdict(config)
     if dist.is_main:
-        runner.write_json(
+        write_json(
             out / "run.json",
             {
                 "args": args,
@@ -324,7 +328,7 @@ def _train(
 
     def one_step(step: int, batch: tuple[torch.Tensor, ...]) -> float:
         images, groups, levels, refs = batch
-        runner.seed_step(config.seed, step, dist.rank)
+        seed_step(config.seed, step, dist.rank)
         images = images.to(device, non_blocking=True)
         scores = net(images)
         loss = criterion(scores, groups.to(device), levels.to(device), refs.to(device))
@@ -395,7 +399,7 @@ def _train(
         "rank": dist.rank,
     }
     if dist.is_main:
-        runner.write_json(out / "summary.json", summary)
+        write_json(out / "summary.json", summary)
     return summary
 
 

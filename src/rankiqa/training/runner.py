@@ -2,7 +2,7 @@
 
 Seeding and exact resume
     All per-iteration randomness is derived from ``(seed, iteration, rank)``
-    (:mod:`rankiqa.core.seeding`, re-exported here): call :func:`seed_step` at the start of
+    (:mod:`rankiqa.core.seeding`): call :func:`seed_step` at the start of
     every iteration and build samplers from :func:`derive_seed`. A run resumed from the
     checkpoint of iteration ``k`` then replays iterations ``k+1 ...`` exactly as the
     uninterrupted run does; only model, optimizer, scheduler and the step counter need to be
@@ -26,10 +26,8 @@ import torch
 from torch import nn
 
 from rankiqa.core.checkpoint import load_checkpoint
-from rankiqa.core.devices import resolve_device
 from rankiqa.core.errors import UserError
-from rankiqa.core.files import atomic_path, write_json
-from rankiqa.core.seeding import derive_seed, generator, seed_everything, seed_step
+from rankiqa.core.files import atomic_path
 from rankiqa.training.checkpoint import unwrap_model
 
 __all__ = [
@@ -42,18 +40,12 @@ __all__ = [
     "build_scheduler",
     "check_finite",
     "cleanup_distributed",
-    "derive_seed",
-    "generator",
     "get_rank",
     "get_world_size",
     "init_distributed",
     "is_main_process",
     "open_run",
-    "resolve_device",
-    "seed_everything",
-    "seed_step",
     "wrap_ddp",
-    "write_json",
 ]
 
 # ----------------------------------------------------------------------------- distributed

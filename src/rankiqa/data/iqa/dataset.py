@@ -9,9 +9,10 @@ import torch
 from torch.utils.data import Dataset
 
 from rankiqa.core.imageio import read_image
+from rankiqa.core.preprocess import random_crop, to_float
 from rankiqa.core.seeding import generator as step_generator
 from rankiqa.data.iqa.records import IQATable
-from rankiqa.data.iqa.transforms import eval_views, prepare_uint8, random_crop, to_float
+from rankiqa.data.iqa.transforms import eval_views, prepare_uint8
 
 
 class IQAImages(Dataset):

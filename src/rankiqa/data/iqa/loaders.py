@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from rankiqa.core.errors import UserError
 from rankiqa.data.iqa.records import IQARecord, IQATable, normalise
-from rankiqa.errors import UserError
 
 TID2013_TYPES = {
     "01": "additive Gaussian noise",

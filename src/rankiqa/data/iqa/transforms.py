@@ -1,7 +1,7 @@
 """The input protocol on the training side: IQA images cached as resized uint8 tensors.
 
-Everything else (crops, views, pooling parser) is :mod:`rankiqa.core.preprocess`, re-exported
-here, so that fine-tuning, ``evaluate`` and ``score`` prepare images the same way.
+Everything else (crops, views, the pooling parser) is :mod:`rankiqa.core.preprocess`, so that
+fine-tuning, ``evaluate`` and ``score`` prepare images the same way.
 """
 
 from __future__ import annotations
@@ -10,25 +10,14 @@ import numpy as np
 import torch
 
 from rankiqa.core.preprocess import (
-    POOLING_HELP,
     InputProtocol,
     image_views,
     prepare_image,
-    random_crop,
     to_float,
     to_float_tensor,
 )
-from rankiqa.core.preprocess import parse_pooling as normalise_pooling
 
-__all__ = [
-    "POOLING_HELP",
-    "InputProtocol",
-    "eval_views",
-    "normalise_pooling",
-    "prepare_uint8",
-    "random_crop",
-    "to_float",
-]
+__all__ = ["eval_views", "prepare_uint8"]
 
 
 def prepare_uint8(image: np.ndarray, resize: int | None, crop_size: int) -> torch.Tensor:
