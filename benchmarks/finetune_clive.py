@@ -45,12 +45,12 @@ from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import json_safe, predict
 from rankiqa.training import runner
 from rankiqa.training.finetune import (
-    FinetuneConfig,
     build_initial_model,
     init_head,
     loss_fn,
     train_step,
 )
+from rankiqa.training.options import FinetuneConfig
 
 VARIANTS = {"a": "imagenet", "b": "rank+ft", "c": "rank"}
 

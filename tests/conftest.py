@@ -12,18 +12,6 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _onnx_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Exported ONNX graphs of the test run go to a temporary folder, not the user's cache."""
-    folder = tmp_path_factory.mktemp("rankiqa-cache")
-    previous = os.environ.get("RANKIQA_CACHE")
-    os.environ["RANKIQA_CACHE"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("RANKIQA_CACHE", None)
-    else:
-        os.environ["RANKIQA_CACHE"] = previous
-
 SHARED = Path(
     os.environ.get("RANKIQA_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")
 )

@@ -1,4 +1,4 @@
-"""A tiny ranked set on disk in the layout of ``rankiqa distort`` (contract 1), built directly
+"""A tiny ranked set on disk in the layout of ``rankiqa distort`` (docs/contracts.md contract 1), built directly
 so that the tests do not depend on the distortion module."""
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def test_reported_bad_values(argv, message, capsys):
 
 def test_library_refuses_what_the_parser_refuses(tmp_path):
     from rankiqa.core.errors import UserError
-    from rankiqa.training.rank import RankTrainConfig, train_rank
+    from rankiqa.training.options import RankTrainConfig
+    from rankiqa.training.rank import train_rank
 
     for bad in ({"log_every": 0}, {"workers": -1}, {"lr": -1.0}, {"lr": float("nan")}):
         config = RankTrainConfig(data=str(tmp_path), out=str(tmp_path / "run"), **bad)

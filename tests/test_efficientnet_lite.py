@@ -50,7 +50,7 @@ def test_taps_channels_and_strides():
 @pytest.mark.parametrize("variant, stages", [(1, LITE1_STAGES), (2, LITE2_STAGES)])
 def test_deeper_variants_have_their_block_count_and_tap_channels(variant, stages):
     spec = BACKBONES[f"efficientnet_lite{variant}"]
-    net = spec.builder().eval()
+    net = spec.build().eval()
     assert len(net._blocks) == 21 == sum(stage[0] for stage in stages)
     taps = net.forward_taps(torch.rand(1, 3, 64, 64))
     assert [t.shape[1] for t in taps] == list(spec.tap_channels) == list(net.tap_channels)

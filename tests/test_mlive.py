@@ -27,7 +27,8 @@ from rankiqa.data.ranked import (
 from rankiqa.distortions import MLIVE, dominates
 from rankiqa.distortions.generate import level_rng, version_rng
 from rankiqa.losses import ranking_pair_mask
-from rankiqa.training.rank import RankTrainConfig, ranking_metrics, resolve_layout, train_rank
+from rankiqa.training.options import RankTrainConfig
+from rankiqa.training.rank import ranking_metrics, resolve_layout, train_rank
 
 
 def psnr(ref: np.ndarray, img: np.ndarray) -> float:

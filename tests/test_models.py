@@ -55,7 +55,7 @@ def test_head_gets_larger_learning_rate():
 
 @pytest.mark.parametrize("name", ["shallow", "alexnet", "vgg16", "resnet18", "mobilenet_v3_small"])
 def test_stats_head_taps_match_declared_channels(name):
-    from rankiqa.models.backbones import feature_taps
+    from rankiqa.models.networks import feature_taps
 
     spec = BACKBONES[name]
     model = build_model(name, "stats").eval()

@@ -130,7 +130,8 @@ def test_carved_validation_is_by_reference_and_never_touches_test():
 
 def test_finetune_uses_the_official_validation_part():
     from rankiqa.data.splits import Split
-    from rankiqa.training.finetune import FinetuneConfig, _with_validation
+    from rankiqa.training.finetune import _with_validation
+    from rankiqa.training.options import FinetuneConfig
 
     table = authentic_table(20)
     config = FinetuneConfig(dataset="csv", root="r", init="scratch", out="o")

@@ -14,7 +14,8 @@ from rankiqa.cli import main
 from rankiqa.core.checkpoint import load_checkpoint, save_checkpoint
 from rankiqa.core.errors import UserError
 from rankiqa.models.loading import load_quality_net
-from rankiqa.training.rank import RankTrainConfig, ranking_metrics, train_rank
+from rankiqa.training.options import RankTrainConfig
+from rankiqa.training.rank import ranking_metrics, train_rank
 from rankiqa.training.runner import NonFiniteLossError
 
 

@@ -11,6 +11,7 @@ number > 0, got '-1'``), never in a traceback later on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -193,7 +194,7 @@ def add_device_option(parser: Any) -> None:
     parser.add_argument("--device", default=None, help=DEVICE_HELP)
 
 
-def add_workers_option(parser: Any, default: int | None, default_text: str) -> None:
+def add_workers_option(parser: Any, default: int | None = None, default_text: str = "%(default)s") -> None:
     """``--workers N`` (N ≥ 0; 0 = decode in the main process)."""
     parser.add_argument(
         "--workers",
@@ -217,6 +218,41 @@ def add_resume_option(parser: Any, what: str = "the run in --out") -> None:
         help=f"continue {what} from checkpoint.pt; '--resume auto' also starts it when there "
         "is none yet",
     )
+
+
+def defaults_from(parser: argparse.ArgumentParser, config: type, skip: tuple[str, ...] = ()) -> None:
+    """Give every option of ``parser`` whose ``dest`` is a field of the dataclass ``config``
+    that field's default: options' defaults are written once, in the config (help texts show
+    them with ``%(default)s``). ``skip``: fields whose option means something else.
+
+    >>> @dataclasses.dataclass
+    ... class Config:
+    ...     iters: int = 100
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--iters", type=int, help="default %(default)s")
+    >>> defaults_from(parser, Config)
+    >>> parser.parse_args([]).iters
+    100
+    """
+    fields = {
+        f.name: f.default
+        for f in dataclasses.fields(config)
+        if f.default is not dataclasses.MISSING and f.name not in skip
+    }
+    parser.set_defaults(
+        **{
+            action.dest: fields[action.dest]
+            for action in parser._actions
+            if action.dest in fields and action.default is not argparse.SUPPRESS
+        }
+    )
+
+
+def config_from(config: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """The dataclass ``config`` built from the parsed options named like its fields, then
+    ``overrides`` (for options that do not map one to one)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)}
+    return config(**{**values, **overrides})
 
 
 def resume_flag(value: str | None) -> bool | str:

@@ -6,6 +6,7 @@ import argparse
 import inspect
 
 from rankiqa.cli.argtypes import positive_int
+from rankiqa.models.backbones import BACKBONES
 
 
 def _default(name: str):
@@ -30,8 +31,9 @@ def add_parser(subparsers) -> None:
                         help="feature cache to write (.safetensors)")
     parser.add_argument("--dataset", default="ranked",
                         help="IQA dataset name (see `rankiqa datasets`) or `ranked` (default)")
-    parser.add_argument("--backbone", default=_default("backbone"),
-                        help="backbone with a stats head (default %(default)s)")
+    parser.add_argument("--backbone", default=_default("backbone"), choices=list(BACKBONES),
+                        metavar="NAME", help=f"backbone with a stats head: {', '.join(BACKBONES)} "
+                        "(default %(default)s)")
     parser.add_argument("--backbone-weights", default=_default("weights"), metavar="PATH",
                         help="`imagenet` (default; locally installed weights) or a local file")
     parser.add_argument("--resize", type=positive_int, default=_default("resize"), metavar="PX",

@@ -1,7 +1,7 @@
 """Training checkpoint files: one ``torch.save`` dict per file, written atomically, read without
 unpickling arbitrary objects (``torch.load(..., weights_only=True)``).
 
-Layout (contract shared by ``train-rank`` and ``finetune``)::
+Layout (docs/contracts.md contract 2, shared by ``train-rank`` and ``finetune``)::
 
     {"format": "rankiqa-checkpoint", "version": 1, "kind": "rank" | "finetune",
      "model_config": model.config, "model": state_dict, "optimizer": ..., "scheduler": ...,

@@ -1,6 +1,6 @@
 """The rankiqa model file: a safetensors state dict with JSON metadata in its header.
 
-Layout (contract 5): the tensors of a :class:`~rankiqa.models.QualityNet` state dict, and under
+Layout (docs/contracts.md contract 5): the tensors of a :class:`~rankiqa.models.QualityNet` state dict, and under
 the header metadata key ``rankiqa`` a JSON object::
 
     {"format": "rankiqa-model", "version": 1,

@@ -1,4 +1,4 @@
-"""The one image-to-tensor stack: test-time input protocol (contract 4), resizing and crops.
+"""The one image-to-tensor stack: test-time input protocol (docs/contracts.md contract 4), resizing and crops.
 
 An image (float RGB in [0, 1], 3×H×W) is optionally resized so its shorter side equals
 ``resize`` (bilinear with antialias), upscaled if its shorter side is then below

@@ -20,8 +20,6 @@ whether or not the run was interrupted before it, and the same whatever the numb
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -35,11 +33,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from rankiqa.core.errors import UserError
 from rankiqa.core.imageio import read_image
 from rankiqa.core.preprocess import center_crop, fit_to_crop, to_float_tensor
-
-PRISTINE = "pristine"
-MANIFEST = "manifest.csv"
-HEADER = ("path", "reference", "distortion", "level")
-
+from rankiqa.core.ranked_format import MANIFEST, PRESET, read_manifest, read_preset
 
 # ----------------------------------------------------------------------------- manifest
 
@@ -125,48 +119,22 @@ def read_ranked_set(root: str | os.PathLike, check_files: bool = True) -> Ranked
     """
     root = Path(root)
     manifest = root / MANIFEST
-    if not root.is_dir():
-        raise UserError(f"{root}: ranked-set folder not found (run `rankiqa distort` first)")
-    if not manifest.is_file():
-        raise UserError(f"{manifest}: manifest not found (is {root} an output of rankiqa distort?)")
     pristine: dict[str, Path] = {}
     images: dict[tuple[str, str, int], Path] = {}
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != HEADER:
-            raise UserError(f"{manifest}:1: expected header {','.join(HEADER)}, got {header}")
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != 4:
-                raise UserError(f"{manifest}:{lineno}: expected 4 fields, got {len(row)}")
-            rel, reference, distortion, level_text = (v.strip() for v in row)
-            try:
-                level = int(level_text)
-            except ValueError:
-                raise UserError(
-                    f"{manifest}:{lineno}: level must be an integer, got {level_text!r}"
-                ) from None
-            path = root / rel
-            if check_files and not path.is_file():
-                raise UserError(f"{manifest}:{lineno}: image {path} not found")
-            if distortion == PRISTINE or level == 0:
-                if distortion != PRISTINE or level != 0:
-                    raise UserError(
-                        f"{manifest}:{lineno}: level 0 must be the pristine image "
-                        f"(got distortion={distortion!r}, level={level})"
-                    )
-                if reference in pristine:
-                    raise UserError(f"{manifest}:{lineno}: second pristine row for {reference!r}")
-                pristine[reference] = path
-            else:
-                if level < 0:
-                    raise UserError(f"{manifest}:{lineno}: negative level {level}")
-                key = (reference, distortion, level)
-                if key in images:
-                    raise UserError(f"{manifest}:{lineno}: duplicate row for {key}")
-                images[key] = path
+    for row in read_manifest(root):
+        path = root / row.path
+        where = f"{manifest}:{row.line}"
+        if check_files and not path.is_file():
+            raise UserError(f"{where}: image {path} not found")
+        if row.level == 0:
+            if row.reference in pristine:
+                raise UserError(f"{where}: second pristine row for {row.reference!r}")
+            pristine[row.reference] = path
+        else:
+            key = (row.reference, row.distortion, row.level)
+            if key in images:
+                raise UserError(f"{where}: duplicate row for {key}")
+            images[key] = path
     if not pristine:
         raise UserError(f"{manifest}: no pristine images listed")
     references = sorted(pristine)
@@ -185,13 +153,8 @@ def read_ranked_set(root: str | os.PathLike, check_files: bool = True) -> Ranked
                         f"{manifest}: reference {ref!r} lacks {group} level {level} "
                         "(every reference needs every group and level)"
                     )
-    preset: dict = {}
-    preset_file = root / "preset.json"
-    if preset_file.is_file():
-        try:
-            preset = json.loads(preset_file.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UserError(f"{preset_file}: invalid JSON ({exc})") from None
+    preset = read_preset(root)
+    preset_file = root / PRESET
     coordinates = {
         g: _partial_order(preset_file, g, preset["groups"][g], levels[g])
         for g in groups

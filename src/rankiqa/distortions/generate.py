@@ -1,13 +1,11 @@
 """Write a ranked set: every image under SRC at every level of every group of a preset.
 
-Layout (contract 1): ``OUT/<reference>/pristine.png``, ``OUT/<reference>/<group>_<level>.png``,
-``OUT/manifest.csv`` (``path,reference,distortion,level``) and ``OUT/preset.json``.
+Layout: :mod:`rankiqa.core.ranked_format` (docs/contracts.md, contract 1).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import multiprocessing
@@ -24,11 +22,10 @@ import numpy as np
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import atomic_path, write_text_atomic
 from rankiqa.core.imageio import IMAGE_EXTENSIONS, find_images, read_image
+from rankiqa.core.ranked_format import MANIFEST, PRESET, PRISTINE, image_name, write_manifest
 from rankiqa.distortions import get_preset
 from rankiqa.distortions.combined import CombinedDistortion
 
-MANIFEST_HEADER = ("path", "reference", "distortion", "level")
-PRISTINE = "pristine"
 #: Smallest image side accepted (pixels).
 MIN_SIDE = 32
 #: zlib level of the written PNGs (lossless at any level; 1 is fast).
@@ -87,10 +84,10 @@ def save_png(image: np.ndarray, target: Path) -> None:
 
 def _targets(preset: str, reference: str) -> list[tuple[str, str, int]]:
     """(relative path, group, level) of every file of one reference, pristine first."""
-    items = [(f"{reference}/{PRISTINE}.png", PRISTINE, 0)]
+    items = [(image_name(reference, PRISTINE, 0), PRISTINE, 0)]
     for group, distortion in get_preset(preset).items():
         for level in range(1, distortion.num_levels + 1):
-            items.append((f"{reference}/{group}_{level}.png", group, level))
+            items.append((image_name(reference, group, level), group, level))
     return items
 
 
@@ -184,7 +181,7 @@ def _remove_stale_temporaries(out: Path) -> None:
 
 
 def _check_settings(out: Path, settings: dict) -> None:
-    path = out / "preset.json"
+    path = out / PRESET
     if not path.is_file():
         return
     try:
@@ -264,12 +261,12 @@ def generate_ranked_set(
     from rankiqa.core.version import __version__
 
     write_text_atomic(
-        out / "preset.json", json.dumps({**settings, "rankiqa_version": __version__}, indent=2)
+        out / PRESET, json.dumps({**settings, "rankiqa_version": __version__}, indent=2)
     )
     _remove_stale_temporaries(out)
 
     workers = max(1, int(os.cpu_count() or 1 if workers is None else workers))  # 0, 1: inline
-    result = GenerateResult(manifest=out / "manifest.csv", references=len(sources))
+    result = GenerateResult(manifest=out / MANIFEST, references=len(sources))
     rows: list[tuple[str, str, str, int]] = []
     jobs = [(str(p), str(out), ref, preset, int(seed), max_side) for p, ref in sources]
 
@@ -319,12 +316,7 @@ def generate_ranked_set(
     finally:
         bar.close()
 
-    rows.sort(key=lambda r: (r[1], r[2], r[3]))
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(MANIFEST_HEADER)
-    writer.writerows(rows)
-    write_text_atomic(result.manifest, text.getvalue())
+    write_manifest(out, rows)
     result.rows = len(rows)
     result.failed.sort()
     return result

@@ -1,7 +1,7 @@
 """The evaluation protocol: predict a dataset's images with test-time pooling, then report the
 metrics per split (and per distortion type), with the median and mean ± std over splits.
 
-Pooling follows the model's input protocol (contract 4) unless overridden: ``crops:N`` (the
+Pooling follows the model's input protocol (docs/contracts.md contract 4) unless overridden: ``crops:N`` (the
 paper's 30 random crops averaged), ``grid[:K]``, ``center`` or ``full``.
 """
 
@@ -19,6 +19,7 @@ from rankiqa.data.iqa.dataset import EvalViews, IQAImages
 from rankiqa.data.iqa.records import IQATable
 from rankiqa.data.splits import Split
 from rankiqa.evaluation.metrics import METRIC_KEYS, iqa_metrics, summarise
+from rankiqa.models.head_specs import any_size_heads, head_spec
 
 
 def as_iqa_model(net: torch.nn.Module, resize: int | None, test_crops: str, crop_size: int):
@@ -212,9 +213,10 @@ def evaluate_model(
     test_crops = parse_pooling(test_crops) if test_crops else protocol.test_crops
     resize = protocol.resize if resize == "model" else resize
     crop_size = crop_size or protocol.crop_size
-    if test_crops == "full" and model.config.get("head") == "paper":
+    if test_crops == "full" and not head_spec(model.config["head"]).any_size:
         raise UserError(
-            "--crops full needs a size-agnostic head (compact or stats); this model has the paper's fc head"
+            f"--crops full needs a head that accepts any size ({any_size_heads()}); "
+            f"this model has the {model.config['head']!r} head"
         )
     report = evaluate_table(
         model,

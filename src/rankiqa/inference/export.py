@@ -13,6 +13,7 @@ from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import DEFAULT_SCORE, build_metadata, save_model_file
 from rankiqa.core.preprocess import InputProtocol
 from rankiqa.inference.model import IQAModel
+from rankiqa.models.head_specs import head_spec
 
 #: training-argument names that may carry the input protocol in a checkpoint's ``args``
 _INPUT_ARG_KEYS = {"resize": "resize", "test_crops": "test_crops", "crop_size": "crop_size"}
@@ -28,11 +29,11 @@ def checkpoint_metadata(
     training: dict[str, Any] | None = None,
     score: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Model-file metadata for a training checkpoint (contract 2 -> contract 5).
+    """Model-file metadata for a training checkpoint (docs/contracts.md contract 2 -> contract 5).
 
     The input protocol comes from the arguments given here, else the checkpoint's ``input``
     entry or its training ``args`` (``resize``, ``test_crops``, ``crop_size``), else the
-    defaults: native resolution, ``full`` view for size-agnostic heads (``center`` for the paper head),
+    defaults: native resolution, the head's default view (:attr:`HeadSpec.default_view`),
     crop size = the network's input size. ``resize="auto"`` means "not given".
     """
     config = dict(checkpoint["model_config"])
@@ -43,8 +44,7 @@ def checkpoint_metadata(
             stored[key] = args[arg]
     protocol = {
         "resize": stored.get("resize"),
-        "test_crops": stored.get("test_crops")
-        or ("full" if config.get("head") != "paper" else "center"),
+        "test_crops": stored.get("test_crops") or head_spec(config["head"]).default_view,
         "crop_size": stored.get("crop_size") or config.get("input_size", 224),
     }
     if resize != "auto":
@@ -183,8 +183,8 @@ def export_checkpoint(
 
 
 def supports_dynamic_size(model: IQAModel) -> bool:
-    """Whether the network accepts any image size in ONNX (every head but the paper's pools globally)."""
-    return model.net.config.get("head") != "paper"
+    """Whether the network accepts any image size in ONNX (its head pools globally)."""
+    return head_spec(model.net.config["head"]).any_size
 
 
 def export_onnx(

@@ -10,9 +10,10 @@ stays the differentiable PyTorch module.
 
 Examples
 --------
+>>> import tempfile
 >>> from rankiqa.inference.export import untrained_model
->>> model = untrained_model("shallow", "compact", input={"crop_size": 64})
-&attach_onnx_runtime(model, cache_dir=__import__("tempfile").mkdtemp())
+>>> model = untrained_model("shallow", "compact")
+>>> _ = attach_onnx_runtime(model, cache_dir=tempfile.mkdtemp())
 >>> model.runtime_name
 'onnxruntime'
 """
@@ -30,18 +31,15 @@ import numpy as np
 import torch
 
 from rankiqa.core.errors import UserError
+from rankiqa.models.backbones import BACKBONES
+from rankiqa.models.head_specs import any_size_heads, head_spec
 
 if TYPE_CHECKING:
     from rankiqa.inference.model import IQAModel
 
 RUNTIMES = ("auto", "torch", "onnx")
 #: backbones whose depthwise convolutions make ONNX Runtime worth an export (``auto``)
-ONNX_PREFERRED = (
-    "efficientnet_lite0",
-    "efficientnet_lite1",
-    "efficientnet_lite2",
-    "mobilenet_v3_small",
-)
+ONNX_PREFERRED = tuple(name for name, spec in BACKBONES.items() if spec.depthwise)
 
 
 def default_cache_dir() -> Path:
@@ -131,7 +129,7 @@ def attach_onnx_runtime(
     """Give ``model`` an ONNX Runtime scoring engine (exported once, then cached).
 
     Raises :class:`UserError` when onnxruntime is missing or the model cannot be exported
-    (e.g. the paper's head, which needs a fixed input size).
+    (e.g. a head that needs a fixed input size, see :class:`rankiqa.models.head_specs.HeadSpec`).
     """
     try:
         import onnxruntime  # noqa: F401
@@ -139,8 +137,11 @@ def attach_onnx_runtime(
         raise UserError(
             "the onnx runtime needs onnxruntime: pip install onnxruntime (or use --runtime torch)"
         ) from None
-    if model.net.config.get("head") == "paper":
-        raise UserError("the onnx runtime needs a head that accepts any size (not 'paper')")
+    if not head_spec(model.net.config["head"]).any_size:
+        raise UserError(
+            f"the onnx runtime needs a head that accepts any size ({any_size_heads()}), "
+            f"not {model.net.config['head']!r}"
+        )
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / "onnx" / f"{model_digest(model)}.onnx"
     for attempt in range(2):  # a missing or damaged cache file is exported (again) once
@@ -169,6 +170,7 @@ def select_runtime(model: IQAModel, runtime: str = "auto", threads: int | None =
     model.runtime = None
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
     preferred = model.net.config.get("backbone") in ONNX_PREFERRED
+    preferred = preferred and head_spec(model.net.config["head"]).any_size
     if runtime == "torch" or (runtime == "auto" and not (on_cpu and preferred)):
         return "torch"
     if runtime == "onnx" and not on_cpu:
@@ -178,7 +180,7 @@ def select_runtime(model: IQAModel, runtime: str = "auto", threads: int | None =
     except UserError as exc:
         if runtime == "onnx":
             raise
-        if "onnxruntime" not in str(exc) and "paper" not in str(exc):
+        if "onnxruntime" not in str(exc):
             print(f"rankiqa: note: {exc}; scoring with PyTorch", file=sys.stderr)
         return "torch"
     return "onnx"

@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import scale_scores
 from rankiqa.core.preprocess import prepare_image
-from rankiqa.models.backbones import BACKBONES, feature_taps
+from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.heads import CompactHead, PaperHead, StatsHead
+from rankiqa.models.networks import feature_taps
 
 #: default overlap: regions move by a quarter of their size
 DEFAULT_OVERLAP = 4

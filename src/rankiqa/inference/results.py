@@ -35,7 +35,7 @@ def shorten_middle(text: str, width: int, ellipsis: str = "…") -> str:
     The end (a file's name) is kept longer than the start.
 
     >>> shorten_middle("/home/user/pictures/holiday/beach.jpg", 24)
-    '/home/use…day/beach.jpg'
+    '/home/use…iday/beach.jpg'
     """
     if len(text) <= width:
         return text

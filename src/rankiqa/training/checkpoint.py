@@ -36,7 +36,7 @@ def training_state(
     best: Mapping[str, Any],
     **extra: Any,
 ) -> dict[str, Any]:
-    """The checkpoint dictionary of a ``train-rank`` / ``finetune`` run (contract 2)."""
+    """The checkpoint dictionary of a ``train-rank`` / ``finetune`` run (docs/contracts.md contract 2)."""
     return {
         "kind": kind,
         "model_config": unwrap_model(model).config,

@@ -34,7 +34,8 @@ from rankiqa.core.files import atomic_path
 from rankiqa.core.imageio import read_image
 from rankiqa.core.preprocess import InputProtocol, decode_size_hint, prepare_image, to_float_tensor
 from rankiqa.models import build_model
-from rankiqa.models.backbones import BACKBONES, feature_taps
+from rankiqa.models.backbones import BACKBONES
+from rankiqa.models.networks import feature_taps
 
 FORMAT, VERSION, METADATA_KEY = "rankiqa-features", 1, "rankiqa-features"
 CHUNK = 128

@@ -1,6 +1,6 @@
 """RankIQA+FT: fine-tune one branch of a (ranking-pretrained) network on opinion scores.
 
-The network regresses the dataset's scores rescaled to 0–100, higher = better (contract 3), so
+The network regresses the dataset's scores rescaled to 0–100, higher = better (docs/contracts.md contract 3), so
 a fine-tuned network's output is the quality score. Training takes random ``crop_size`` crops
 of images resized so that their shorter side is ``resize`` (contract 4); validation pools
 ``val_crops`` views per image of the validation part (the split's official one, else
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,64 +58,18 @@ from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import predict
 from rankiqa.losses.ranking import RankingHingeLoss
 from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
+from rankiqa.models.head_specs import any_size_heads, head_spec
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import training_state
 from rankiqa.training.loop import progress_bar, restore, run_loop
+from rankiqa.training.options import (
+    FINETUNE_LR,
+    FINETUNE_LR_DEFAULT,
+    HEAD_INITS,
+    FinetuneConfig,
+)
 
-#: the paper's fine-tuning learning rates (others: 1e-5)
-DEFAULT_LR = {"tid2013": 1e-5, "tid2008": 1e-5, "live": 1e-6}
 LOSSES = tuple(REGRESSION_LOSSES)
-HEAD_INITS = ("calibrate", "keep", "reset")
-
-
-@dataclass
-class FinetuneConfig:
-    """Options of ``rankiqa finetune`` (defaults: the paper's fine-tuning solver)."""
-
-    dataset: str
-    root: str
-    init: str  #: ``imagenet``, ``scratch`` or a train-rank checkpoint path
-    out: str
-    backbone: str = "alexnet"
-    head: str = "paper"
-    backbone_weights: str | None = None
-    head_init: str = "calibrate"
-    split_file: str | None = None
-    split_index: int = 0
-    official_split: bool = False
-    all_images: bool = False  #: train on every image (no held-out part, no validation)
-    test_fraction: float = 0.2
-    #: share of the training part held out for model selection (when the split has no
-    #: official validation part); 0: none, best.pt is the last step
-    val_fraction: float = 0.2
-    loss: str = "euclidean"
-    optimizer: str = "sgd"
-    lr: float | None = None  #: ``None``: 1e-5 (TID2013/2008, others), 1e-6 (LIVE)
-    lr_step: int = 5000
-    lr_gamma: float = 0.5
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    head_lr_mult: float = 10.0
-    iters: int = 20_000
-    batch_size: int = 30
-    resize: int | None = None
-    crop_size: int | None = None  #: ``None``: the backbone's input size (227 / 224)
-    val_every: int = 1000
-    val_crops: str = "center"
-    test_crops: str = "crops:30"
-    log_every: int = 20
-    workers: int = 2
-    cache: bool = True
-    seed: int = 0
-    resume: bool | str = False  #: True: continue; "auto": continue if the run exists
-    device: str | None = None
-    progress: bool = True
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    #: ranked sets (``rankiqa distort`` folders) whose all-pairs hinge loss is added every step
-    rank_data: str | list[str] | None = None
-    rank_weight: float = 1.0
-    rank_layout: str = "2x6x1"  #: groups × levels (pristine included) × references per step
-    rank_margin: float = 10.0  #: hinge margin in score units (scores are 0–100)
 
 
 RESUMABLE_OVERRIDES = (
@@ -396,14 +350,15 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             split = _with_validation(config, table, split)
     else:
         split = _choose_split(config, table, out)
-    lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.dataset, 1e-5)
+    lr = config.lr if config.lr is not None else FINETUNE_LR.get(config.dataset, FINETUNE_LR_DEFAULT)
 
     seed_everything(config.seed)
     model, mode = build_initial_model(config, state)
     crop_size = model.input_size
-    if (val_crops == "full" or test_crops == "full") and model.config.get("head") == "paper":
+    if "full" in (val_crops, test_crops) and not head_spec(model.config["head"]).any_size:
         raise UserError(
-            "--val-crops/--test-crops full need a size-agnostic head (compact or stats), not the paper's fc head"
+            f"--val-crops/--crops full need a head that accepts any size ({any_size_heads()}), "
+            f"not {model.config['head']!r}"
         )
     model.to(device)
 

@@ -12,7 +12,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,44 +40,7 @@ from rankiqa.models import build_model, model_from_config
 from rankiqa.training import runner
 from rankiqa.training.checkpoint import training_state
 from rankiqa.training.loop import progress_bar, restore, run_loop
-
-#: learning rates of the authors' solvers per layout
-DEFAULT_LR = {"live": 1e-5, "tid": 1e-4}
-
-
-@dataclass
-class RankTrainConfig:
-    """Options of ``rankiqa train-rank`` (defaults from the authors' Caffe solvers)."""
-
-    data: str
-    out: str
-    backbone: str = "alexnet"
-    head: str = "paper"
-    backbone_weights: str | None = None
-    layout: str = "auto"  #: ``live``, ``tid``, ``GxLxR`` or ``auto`` (from the ranked set)
-    iters: int = 50_000
-    lr: float | None = None  #: ``None``: 1e-5 for the live layout, 1e-4 otherwise
-    lr_step: int = 10_000
-    lr_gamma: float = 0.1
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    head_lr_mult: float = 10.0
-    margin: float = 10.0
-    pairs: str = "reference"
-    reduction: str = "batch"
-    crop_size: int | None = None  #: ``None``: the backbone's input size (227 / 224)
-    dropout: float | None = None  #: override the head's dropout probability
-    val_fraction: float = 0.2
-    val_every: int = 1000
-    log_every: int = 20
-    workers: int = 2
-    seed: int = 0
-    resume: bool | str = False  #: True: continue; "auto": continue if the run exists
-    device: str | None = None
-    progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
+from rankiqa.training.options import RANK_LR, RANK_LR_DEFAULT, RankTrainConfig
 
 #: options that may differ when resuming (everything else comes from the checkpoint)
 RESUMABLE_OVERRIDES = ("iters", "val_every", "log_every", "workers", "device", "progress", "resume")
@@ -250,7 +212,7 @@ def _train(
     train_set, val_set = ranked.subset(train_refs), ranked.subset(val_refs)
     layout, family = resolve_layout(config.layout, ranked)
     check_layout(layout, train_set, dist.world_size)
-    lr = config.lr if config.lr is not None else DEFAULT_LR.get(family, 1e-4)
+    lr = config.lr if config.lr is not None else RANK_LR.get(family, RANK_LR_DEFAULT)
 
     seed_everything(config.seed)
     if state is not None:
@@ -408,8 +370,6 @@ def _fmt(metrics: dict[str, float]) -> dict[str, str]:
 
 
 __all__ = [
-    "DEFAULT_LR",
-    "RankTrainConfig",
     "ranking_metrics",
     "resolve_layout",
     "score_images",

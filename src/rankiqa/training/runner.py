@@ -29,6 +29,7 @@ from rankiqa.core.checkpoint import load_checkpoint
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import atomic_path
 from rankiqa.training.checkpoint import unwrap_model
+from rankiqa.training.options import OPTIMIZERS
 
 __all__ = [
     "DistInfo",
@@ -158,7 +159,7 @@ def build_optimizer(
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    raise UserError(f"--optimizer: unknown optimizer {name!r}; choose sgd or adam")
+    raise UserError(f"--optimizer: unknown optimizer {name!r}; choose {' or '.join(OPTIMIZERS)}")
 
 
 def build_scheduler(

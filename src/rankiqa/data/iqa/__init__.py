@@ -1,7 +1,7 @@
 """IQA datasets with human opinion scores: loaders, records and the input protocol.
 
 ``load_iqa_dataset(name, root)`` returns an :class:`IQATable` whose records carry the raw
-score and the 0–100, higher-is-better ``target`` that fine-tuning regresses (contract 3).
+score and the 0–100, higher-is-better ``target`` that fine-tuning regresses (docs/contracts.md contract 3).
 The torch datasets and the input protocol (contract 4) live in ``rankiqa.data.iqa.dataset``
 and ``rankiqa.data.iqa.transforms`` (they import torch).
 """

@@ -1,4 +1,4 @@
-"""PyTorch datasets over an :class:`IQATable` following the input protocol (contract 4)."""
+"""PyTorch datasets over an :class:`IQATable` following the input protocol (docs/contracts.md contract 4)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ class IQARecord:
     """One rated image.
 
     ``score`` is the raw value from the dataset's files; ``target`` is the same value rescaled
-    to 0–100 with higher = better (contract 3): ``100 * (s - lo) / (hi - lo)``, flipped for
+    to 0–100 with higher = better (docs/contracts.md contract 3): ``100 * (s - lo) / (hi - lo)``, flipped for
     DMOS. ``reference`` / ``distortion`` are ``None`` for authentic datasets.
     """
 
