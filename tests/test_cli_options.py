@@ -20,6 +20,8 @@ REQUIRED = {
     "export": ["a.safetensors", "b.onnx"],
     "map": ["a.jpg", "--output", "o.png"],
     "report": ["--output", "r.html"],
+    "features": ["root", "-o", "f.safetensors"],
+    "train-head": ["f.safetensors", "-o", "run"],
 }
 
 #: values that must be refused by every numeric option

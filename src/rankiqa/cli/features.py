@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 
-from rankiqa.cli.argtypes import positive_int
+from rankiqa.cli.argtypes import defaults_from, positive_int
 from rankiqa.models.backbones import BACKBONES
-
-
-def _default(name: str):
-    from rankiqa.training.features import cache_features
-
-    return inspect.signature(cache_features).parameters[name].default
+from rankiqa.training.options import FeaturesConfig
 
 
 def add_parser(subparsers) -> None:
@@ -29,17 +23,20 @@ def add_parser(subparsers) -> None:
     parser.add_argument("root", metavar="ROOT", help="dataset root or ranked-set folder")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="feature cache to write (.safetensors)")
-    parser.add_argument("--dataset", default="ranked",
-                        help="IQA dataset name (see `rankiqa datasets`) or `ranked` (default)")
-    parser.add_argument("--backbone", default=_default("backbone"), choices=list(BACKBONES),
+    parser.add_argument("--dataset",
+                        help="IQA dataset name (see `rankiqa datasets`) or `ranked` "
+                        "(default %(default)s)")
+    parser.add_argument("--backbone", choices=list(BACKBONES),
                         metavar="NAME", help=f"backbone with a stats head: {', '.join(BACKBONES)} "
                         "(default %(default)s)")
-    parser.add_argument("--backbone-weights", default=_default("weights"), metavar="PATH",
-                        help="`imagenet` (default; locally installed weights) or a local file")
-    parser.add_argument("--resize", type=positive_int, default=_default("resize"), metavar="PX",
+    parser.add_argument("--backbone-weights", metavar="PATH",
+                        help="`imagenet` (locally installed weights) or a local file "
+                        "(default %(default)s)")
+    parser.add_argument("--resize", type=positive_int, metavar="PX",
                         help="shorter side of the whole-image input (default %(default)s)")
     parser.add_argument("--no-flip", action="store_true",
                         help="no mirrored copy (evaluation-only caches)")
+    defaults_from(parser, FeaturesConfig)
     parser.set_defaults(run=run)
 
 

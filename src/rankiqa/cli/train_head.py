@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
-from rankiqa.cli.argtypes import fraction, non_negative_int, positive_int
-
-HELP = {
-    "features": "feature cache of an IQA dataset (`rankiqa features --dataset NAME`)",
-    "rank_features": "ranked-set caches for the all-pairs ranking term",
-    "eval_rank_features": "a ranked-set cache scored for pair accuracy only (synthetic check)",
-    "split_file": "split file (`rankiqa datasets --make-splits`); omitted: train on all images",
-    "split_index": "split K, or `all` (every split but the lockbox)",
-    "val_fraction": "share of each training part that chooses the epoch",
-    "epochs": "epochs per head",
-    "batch_size": "images per step",
-    "lr": "AdamW learning rate (cosine schedule)",
-    "weight_decay": "AdamW weight decay",
-    "hidden": "hidden width of each head (0: linear heads)",
-    "rank_weight": "weight of the ranking term (0: opinion scores only)",
-    "rank_groups": "ranked sequences per step",
-    "margin": "ranking hinge margin, in MOS standard deviations",
-    "members": "heads from consecutive seeds, merged into one",
-    "seed": "first seed",
-    "name": "the model file's name field",
-}
-TYPES = {int: positive_int, float: float}
-SPECIAL = {"val_fraction": fraction, "seed": non_negative_int, "hidden": non_negative_int, "rank_weight": float,
-           "margin": float}
+from rankiqa.cli.argtypes import (
+    add_resume_option,
+    config_from,
+    defaults_from,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    resume_flag,
+)
+from rankiqa.training.options import HeadConfig
 
 
 def add_parser(subparsers) -> None:
-    from rankiqa.training.head import HeadConfig
-
     parser = subparsers.add_parser(
         "train-head",
         help="train a stats head on cached frozen features (MOS + ranking); writes a model file",
@@ -45,34 +30,47 @@ def add_parser(subparsers) -> None:
             "pooled out-of-fold numbers, synthetic pair accuracy)."
         ),
     )
-    parser.add_argument("features", metavar="FEATURES", help=HELP["features"])
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="run folder")
-    for f in dataclasses.fields(HeadConfig):
-        if f.name in ("features", "out", "resume"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        help_text = f"{HELP[f.name]} (default: {default})"
-        if f.name in ("rank_features",):
-            parser.add_argument(flag, nargs="+", default=default, metavar="FILE", help=help_text)
-        elif f.type in ("str | None", "str"):
-            parser.add_argument(flag, default=default, help=help_text)
-        else:
-            kind = SPECIAL.get(f.name) or TYPES[type(default)]
-            parser.add_argument(flag, type=kind, default=default, help=help_text)
-    parser.add_argument("--resume", nargs="?", const=True, default=False,
-                        choices=("auto",), help="continue the runs in OUT (auto: if any)")
+    add = parser.add_argument
+    add("features", metavar="FEATURES",
+        help="feature cache of an IQA dataset (`rankiqa features --dataset NAME`)")
+    add("-o", "--output", required=True, metavar="DIR", help="run folder")
+    add("--rank-features", nargs="+", metavar="FILE",
+        help="ranked-set caches for the all-pairs ranking term")
+    add("--eval-rank-features", metavar="FILE",
+        help="a ranked-set cache scored for pair accuracy only (synthetic check)")
+    add("--split-file", metavar="FILE",
+        help="split file (`rankiqa datasets --make-splits`); omitted: train on every image")
+    add("--split-index", metavar="K|all",
+        help="split K, or `all`: every split but the lockbox (default %(default)s)")
+    add("--val-fraction", type=fraction,
+        help="share of each training part that chooses the epoch (default %(default)s)")
+    add("--epochs", type=positive_int, help="epochs per head (default %(default)s)")
+    add("--batch-size", type=positive_int, help="images per step (default %(default)s)")
+    add("--lr", type=positive_float, help="AdamW learning rate, cosine schedule (default %(default)s)")
+    add("--weight-decay", type=non_negative_float, help="AdamW weight decay (default %(default)s)")
+    add("--hidden", type=non_negative_int,
+        help="hidden width of each head; 0: linear heads (default %(default)s)")
+    add("--rank-weight", type=non_negative_float,
+        help="weight of the ranking term; 0: opinion scores only (default %(default)s)")
+    add("--rank-groups", type=positive_int, help="ranked sequences per step (default %(default)s)")
+    add("--margin", type=positive_float,
+        help="ranking hinge margin, in MOS standard deviations (default %(default)s)")
+    add("--members", type=positive_int,
+        help="heads from consecutive seeds, merged into one (default %(default)s)")
+    add("--seed", type=non_negative_int, help="first seed (default %(default)s)")
+    add("--name", help="the model files' name field")
+    add_resume_option(parser, "the runs in --output")
+    defaults_from(parser, HeadConfig, skip=("resume",))
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from rankiqa.training.head import HeadConfig, train_head
+    from rankiqa.training.head import train_head
 
-    names = {f.name for f in dataclasses.fields(HeadConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names}
-    config = HeadConfig(out=args.output, **values)
+    config = config_from(HeadConfig, args, out=args.output, resume=resume_flag(args.resume),
+                         rank_features=list(args.rank_features or []))
     results = train_head(config)
     brief = {name: {k: round(v, 4) for k, v in part.items() if isinstance(v, float)}
              for name, part in results["parts"].items()}

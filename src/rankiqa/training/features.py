@@ -36,6 +36,7 @@ from rankiqa.core.preprocess import InputProtocol, decode_size_hint, prepare_ima
 from rankiqa.models import build_model
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.networks import feature_taps
+from rankiqa.training.options import FeaturesConfig
 
 FORMAT, VERSION, METADATA_KEY = "rankiqa-features", 1, "rankiqa-features"
 CHUNK = 128
@@ -111,10 +112,10 @@ def _items(kind: str, root: str | os.PathLike, dataset: str | None) -> list[dict
 def cache_features(
     out: str | os.PathLike,
     root: str | os.PathLike,
-    dataset: str = "ranked",
-    backbone: str = "efficientnet_lite0",
-    weights: str = "imagenet",
-    resize: int = 336,
+    dataset: str = FeaturesConfig.dataset,
+    backbone: str = FeaturesConfig.backbone,
+    weights: str = FeaturesConfig.backbone_weights,
+    resize: int = FeaturesConfig.resize,
     flips: bool = True,
     progress: bool | None = None,
 ) -> Path:

@@ -12,7 +12,7 @@ that scores images like any other.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,34 +28,10 @@ from rankiqa.losses import ranking_hinge_loss
 from rankiqa.models import build_model
 from rankiqa.models.heads import StatsHead, merge_stats_heads
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
+from rankiqa.training.options import HeadConfig
 from rankiqa.training.trainer import Trainer
 
 SQUASHED = {"squash": "logistic"}
-
-
-@dataclass
-class HeadConfig:
-    """Options of ``rankiqa train-head`` (the CLI reads its defaults from here)."""
-
-    features: str  #: IQA feature cache (``rankiqa features --dataset NAME``)
-    out: str  #: run folder
-    rank_features: list[str] = field(default_factory=list)  #: ranked caches for the hinge term
-    eval_rank_features: str | None = None  #: a ranked cache for the synthetic check only
-    split_file: str | None = None  #: ``None``: train on every image
-    split_index: str = "all"  #: a split number, or ``all`` (every split but the lockbox)
-    val_fraction: float = 0.15  #: of each training part, chooses the epoch
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    hidden: int = 256
-    rank_weight: float = 1.0
-    rank_groups: int = 2  #: ranked sequences per step
-    margin: float = 0.5  #: hinge margin, in MOS standard deviations
-    members: int = 3  #: heads from seeds ``seed .. seed+members-1``, merged into one
-    seed: int = 0
-    resume: bool | str = False
-    name: str | None = None  #: model file name field
 
 
 class HeadTask:

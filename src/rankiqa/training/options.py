@@ -108,3 +108,38 @@ class RankTrainConfig:
     device: str | None = None
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HeadConfig:
+    """Options of ``rankiqa train-head`` (heads on cached frozen features, the default model)."""
+
+    features: str  #: IQA feature cache (``rankiqa features --dataset NAME``)
+    out: str  #: run folder
+    rank_features: list[str] = field(default_factory=list)  #: ranked caches for the hinge term
+    eval_rank_features: str | None = None  #: a ranked cache for the synthetic check only
+    split_file: str | None = None  #: ``None``: train on every image
+    split_index: str = "all"  #: a split number, or ``all`` (every split but the lockbox)
+    val_fraction: float = 0.15  #: of each training part, chooses the epoch
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    hidden: int = 256
+    rank_weight: float = 1.0
+    rank_groups: int = 2  #: ranked sequences per step
+    margin: float = 0.5  #: hinge margin, in MOS standard deviations
+    members: int = 3  #: heads from seeds ``seed .. seed+members-1``, merged into one
+    seed: int = 0
+    resume: bool | str = False
+    name: str | None = None  #: model file name field
+
+
+@dataclass
+class FeaturesConfig:
+    """Options of ``rankiqa features`` (:func:`rankiqa.training.features.cache_features`)."""
+
+    dataset: str = "ranked"  #: an IQA dataset name, or ``ranked`` (a ``rankiqa distort`` folder)
+    backbone: str = "efficientnet_lite0"
+    backbone_weights: str = "imagenet"
+    resize: int = 336  #: shorter side of the whole-image input
