@@ -231,7 +231,6 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
 
     from rankiqa.cli.datasets import dataset_options
     from rankiqa.training.finetune import FinetuneConfig, finetune
@@ -272,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         resume=resume_flag(args.resume),
         device=args.device,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, else a line every ~5%
         dataset_options=dataset_options(args),
         rank_data=args.rank_data,
         rank_weight=args.rank_weight,

@@ -125,7 +125,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
 
     from rankiqa.training.rank import RankTrainConfig, train_rank
 
@@ -156,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         resume=resume_flag(args.resume),
         device=args.device,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, else a line every ~5%
     )
     summary = train_rank(config)
     if summary["rank"] == 0:
