@@ -43,7 +43,7 @@ def test_max_pixels_governs_pillow_both_ways(photo: Path, pillow_limit: int) -> 
         warnings.simplefilter("error")  # no DecompressionBombWarning either
         assert read_image(photo, max_pixels=10_000).shape == (60, 80, 3)  # above Pillow's
         with pytest.raises(
-            ImageReadError, match=r"photo.jpg: 80x60 pixels exceeds the limit of 1000"
+            ImageReadError, match=r"photo.jpg: too many pixels \(80x60, more than the limit of 1000;"
         ):
             read_image(photo, max_pixels=1000)
     assert pillow_limit == Image.MAX_IMAGE_PIXELS  # Pillow's global is restored
@@ -57,18 +57,18 @@ def test_max_pixels_option_in_every_command(
     base = [command, str(photo), "-m", str(stats_model_file), "-o", str(tmp_path / out)]
     assert main([*base, "--max-pixels", "10000"]) == 0
     captured = capsys.readouterr()
-    assert "Warning" not in captured.err and "exceeds" not in captured.out + captured.err
+    assert "Warning" not in captured.err and "too many" not in captured.out + captured.err
     assert main([*base, "--max-pixels", "1000"]) == 1
     captured = capsys.readouterr()
     text = captured.err + captured.out + (tmp_path / out).read_text("utf-8", errors="replace")
     assert "Traceback" not in text and "Warning" not in captured.err
     if command == "map":
         assert captured.err.splitlines()[0] == (
-            f"rankiqa: {photo}: 80x60 pixels exceeds the limit of 1000 pixels (possible "
-            "decompression bomb; raise it with --max-pixels or max_pixels=)"
+            f"rankiqa: {photo}: too many pixels (80x60, more than the limit of 1000; possible "
+            "decompression bomb: raise the limit with --max-pixels or max_pixels=)"
         )
     else:
-        assert "80x60 pixels exceeds the limit of 1000" in text
+        assert "too many pixels (80x60, more than the limit of 1000;" in text
 
 
 def test_report_header_read_leaks_no_pillow_warning(

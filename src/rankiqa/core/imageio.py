@@ -62,21 +62,21 @@ def _open_limited(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
                 image = Image.open(path)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             size = _quiet_size(path)
-            what = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+            what = f"{size[0]}x{size[1]}" if size else "size unknown"
             raise ImageReadError(_too_large(path, what, max_pixels)) from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     with image:
         width, height = image.size
         if max_pixels is not None and width * height > max_pixels:
-            raise ImageReadError(_too_large(path, f"{width}x{height} pixels", max_pixels))
+            raise ImageReadError(_too_large(path, f"{width}x{height}", max_pixels))
         yield image
 
 
 def _too_large(path: Path, what: str, max_pixels: int | None) -> str:
     return (
-        f"{path}: {what} exceeds the limit of {max_pixels} pixels (possible decompression "
-        "bomb; raise it with --max-pixels or max_pixels=)"
+        f"{path}: too many pixels ({what}, more than the limit of {max_pixels}; possible "
+        "decompression bomb: raise the limit with --max-pixels or max_pixels=)"
     )
 
 
