@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import natural_image
 from rankiqa.cli import main
-from rankiqa.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
 
 
 @pytest.fixture

@@ -122,9 +122,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rankiqa.cli.datasets import load_from_args
+    from rankiqa.core.errors import UserError
     from rankiqa.core.files import write_text_atomic
     from rankiqa.data.splits import choose_splits
-    from rankiqa.errors import UserError
     from rankiqa.evaluation.protocol import evaluate_model, format_report, json_safe
     from rankiqa.inference import load_model
 

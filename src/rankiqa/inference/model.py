@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rankiqa.core.model_file import scale_scores
 from rankiqa.core.errors import UserError
+from rankiqa.core.model_file import scale_scores
 from rankiqa.core.preprocess import (
     InputProtocol,
     decode_size_hint,

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rankiqa.core.model_file import scale_scores
 from rankiqa.core.errors import UserError
+from rankiqa.core.model_file import scale_scores
 from rankiqa.core.preprocess import prepare_image
 from rankiqa.models.backbones import BACKBONES, feature_taps
 from rankiqa.models.heads import CompactHead, PaperHead, StatsHead
