@@ -128,8 +128,11 @@ def test_deprecated_aliases_still_work_with_a_warning(capsys):
     assert args.test_crops == "center"
     args = parser.parse_args(["evaluate", *REQUIRED["evaluate"], "--test-crops", "30"])
     assert args.crops == "crops:30"
+    args = parser.parse_args(["evaluate", *REQUIRED["evaluate"], "--out", "r.json"])
+    assert args.output == "r.json"
     err = capsys.readouterr().err
-    assert err.count("is deprecated") == 5 and "use --resize" in err and "use --crops" in err
+    assert "--out is deprecated; use --output" in err
+    assert err.count("is deprecated") == 6 and "use --resize" in err and "use --crops" in err
 
 
 def test_common_options_share_names_and_defaults():
@@ -159,3 +162,68 @@ def test_absurd_sizes_are_refused(argv, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert "8192" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- docs/cli.md
+
+
+def _cli_table() -> list[tuple[list[str], list[str], set[str]]]:
+    """Rows of docs/cli.md's option table: (long options, short options, subcommands)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text("utf-8")
+    table = text.split("| option | subcommands |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        longs = re.findall(r"`(--[a-z][a-z0-9-]*)", cells[0])
+        shorts = re.findall(r"`(-[a-zA-Z])`", cells[0])
+        commands = {c for c in re.findall(r"[a-z][a-z-]*", cells[1]) if c in SUBCOMMANDS}
+        rows.append((longs, shorts, commands))
+    return rows
+
+
+def _options_by_command() -> dict[str, dict[str, tuple[str, ...]]]:
+    """subcommand -> {long option: all its spellings} (deprecated aliases and -h left out)."""
+    parser = build_parser()
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name in SUBCOMMANDS:
+        found[name] = {}
+        for action in subcommand_parser(parser, name)._actions:
+            if isinstance(action, argtypes.DeprecatedAlias | argparse._HelpAction):
+                continue
+            longs = [o for o in action.option_strings if o.startswith("--")]
+            if longs:
+                found[name][longs[0]] = tuple(action.option_strings)
+    return found
+
+
+def test_cli_table_is_the_source_of_shared_option_names():
+    rows, actual = _cli_table(), _options_by_command()
+    assert len(rows) > 20
+    # the table covers every subcommand
+    assert set().union(*(commands for _, _, commands in rows)) == set(SUBCOMMANDS)
+    # each documented option is on exactly the subcommands its rows name
+    documented: dict[str, set[str]] = {}
+    for longs, _, commands in rows:
+        for option in longs:
+            documented.setdefault(option, set()).update(commands)
+    for option, commands in documented.items():
+        having = {name for name, options in actual.items() if option in options}
+        assert having == commands, (option, sorted(having ^ commands))
+    # an option two subcommands share is one idea: it must have a row
+    shared = {o for opts in actual.values() for o in opts}
+    shared = {o for o in shared if sum(o in opts for opts in actual.values()) > 1}
+    assert shared - set(documented) == set()
+    # the same spellings wherever the idea appears, and a short flag means one option only
+    for longs, shorts, commands in rows:
+        if len(longs) == 1 and shorts:
+            for name in commands:
+                assert set(actual[name][longs[0]]) >= {longs[0], *shorts}, (name, longs[0])
+    meaning: dict[str, str] = {}
+    for options in actual.values():
+        for option, spellings in options.items():
+            for short in (s for s in spellings if not s.startswith("--")):
+                assert meaning.setdefault(short, option) == option, (short, option)
+    assert meaning["-o"] == "--output" and meaning["-m"] == "--model"

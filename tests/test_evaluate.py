@@ -129,7 +129,7 @@ def test_evaluate_splits_summary_and_plot(tmp_path, tiny_checkpoint, capsys):
             "center",
             "--plot",
             str(plot),
-            "--out",
+            "--output",
             str(out),
             "--no-progress",
         ]

@@ -111,3 +111,20 @@ def test_resize_matches_torchvision() -> None:
 def test_bad_test_crops_rejected(spec: str) -> None:
     with pytest.raises(UserError, match="test crops"):
         parse_test_crops(spec)
+
+
+@pytest.mark.parametrize("crops", ["center", "full", "crops:5", "grid"])
+def test_with_protocol_is_differentiable_and_agrees_with_score(crops: str) -> None:
+    from rankiqa.inference.export import untrained_model
+
+    head = "stats" if crops == "full" else "paper"
+    protocol = {"resize": 200, "test_crops": crops, "crop_size": 192}
+    model = untrained_model("shallow", head=head, input=protocol).eval()
+    x = torch.rand(2, 3, 230, 310, requires_grad=True)
+    scores = model.with_protocol()(x)
+    expected = model.score(x.detach())
+    assert scores.shape == (2,)
+    assert scores.detach().tolist() == pytest.approx(expected, abs=1e-4)
+    assert model.transforms()(x.detach()).shape[:2] == (2, model.views(x[0].detach()).shape[0])
+    scores.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

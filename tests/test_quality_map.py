@@ -143,7 +143,7 @@ def test_map_cli_folder_and_bad_files(tmp_path: Path, stats_model_file: Path, ca
     code = main(["map", str(folder), "-o", str(out), "--format", "npy", "-m", str(stats_model_file)])
     err = capsys.readouterr().err
     assert code == 1 and "broken.jpg" in err
-    assert sorted(p.name for p in out.iterdir()) == ["p0.npy", "p1.npy"]
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png.npy", "p1.png.npy"]
     # a bad option value: one line, exit 2, nothing written
     code = main(
         ["map", str(folder / "p0.png"), "-o", str(tmp_path / "m.gif"), "-m", str(stats_model_file)]

@@ -297,3 +297,33 @@ def test_killing_a_scoring_worker_mid_run_loses_and_duplicates_nothing(
     assert len(batches) > batches_before + 1  # the run went on after the kill
     assert len(set(batches) - {pid}) >= 1  # ... in other (restarted) worker processes
     assert_same_rows(rows, expected)  # one row per input, none twice, the same scores
+
+
+@needs_ray
+def test_engine_ray_keeps_rays_own_lines_off_stderr(tmp_path: Path) -> None:
+    model_file = save_model(tiny_model(), tmp_path / "tiny.safetensors")
+    paths = make_images(tmp_path / "imgs", 2)  # and one unreadable file: exit 1
+    out = tmp_path / "out.csv"
+    env = {k: v for k, v in env_with_sources().items() if not k.startswith("RAY_")}
+    command = [
+        *paths,
+        "-m",
+        str(model_file),
+        "-o",
+        str(out),
+        "--engine",
+        "ray",
+        "--num-actors",
+        "1",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "rankiqa", "score", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    # only rankiqa's own line: no Ray WARNING, no core_worker.cc line
+    assert done.stderr == "rankiqa: 1 of 3 files could not be scored (see the error column)\n"
+    assert len(out.read_text().splitlines()) == 4

@@ -65,7 +65,9 @@ def test_report_cli_scores_embeds_and_lists_errors(
     out = tmp_path / "site" / "report.html"
     code = main(["report", str(folder), "-o", str(out), "--maps", "-m", str(stats_model_file)])
     assert code == 1  # one unreadable file
-    assert "1 errors" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "3 images, 1 error\n" in captured.out  # not "1 errors"
+    assert captured.err == ""
     page = out.read_text()
     rows = {r["path"]: r for r in page_rows(page)}
     model = rankiqa.load_model(stats_model_file)
@@ -136,3 +138,14 @@ def test_failed_report_leaves_the_old_page(tmp_path: Path, capsys) -> None:
     assert out.read_text() == "old"
     assert main(["report", "--from", str(bad), "-o", str(tmp_path / "r.txt")]) == 2
     assert "r.txt" in capsys.readouterr().err
+
+
+def test_map_legend_and_honest_small_sizes() -> None:
+    from rankiqa.report.html import ReportRow, build_report, map_colors
+
+    page = build_report([ReportRow("a.jpg", 50.0, map="data:image/jpeg;base64,AA==", bytes=69)])
+    config = json.loads(page.split('<script id="config" type="application/json">')[1].split("<")[0])
+    assert config["mapColors"] == map_colors() and len(set(config["mapColors"])) > 3
+    assert '<div id="legend" hidden>map colours: <span>poor</span>' in page
+    assert '$("legend").hidden = false' in page
+    assert 'r.bytes + " B"' in page and "Math.max(1, Math.round(r.bytes / 1024))" not in page

@@ -188,3 +188,29 @@ def test_metrics_columns_are_those_of_the_docs(data, tmp_path):
     train_rank(tiny(data, tmp_path / "run", iters=2))
     header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header == documented
+
+
+def test_curves_have_no_empty_panel_and_logs_get_progress_lines(tmp_path) -> None:
+    import io
+
+    from PIL import Image
+
+    from rankiqa.training.loop import ProgressLines, progress_bar
+    from rankiqa.training.runner import MetricsLog
+
+    log = MetricsLog(tmp_path, columns=("loss", "rank_loss"))
+    for step in (1, 2, 3):
+        log.log(step, "train", loss=1.0 / step)  # finetune without a ranking term
+    with Image.open(log.plot()) as png:
+        assert png.size == (450, 320)  # one panel (4.5 x 3.2 in at 100 dpi), not two
+
+    assert isinstance(progress_bar(True, 100, 0, "train-rank"), ProgressLines)  # not a tty
+    out = io.StringIO()
+    lines = ProgressLines(100, 40, "train-rank", stream=out)
+    for _ in range(60):
+        lines.update(1)
+        lines.set_postfix(loss="0.500", val_srocc="0.812")
+    lines.close()
+    text = out.getvalue().splitlines()
+    assert len(text) == 12 and text[-1].startswith("train-rank: step 100/100 (100%), ")
+    assert text[0].startswith("train-rank: step 45/100 (45%)") and "val_srocc=0.812" in text[0]

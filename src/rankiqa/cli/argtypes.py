@@ -297,3 +297,36 @@ def add_deprecated_alias(
         default=argparse.SUPPRESS,
         help=argparse.SUPPRESS,
     )
+
+
+MAX_PIXELS_HELP = (
+    "refuse images with more pixels (decompression bombs); Pillow's own limit follows it "
+    "(default 89478485, about 89.5 megapixels: a 100 MP photo needs --max-pixels 120000000)"
+)
+
+
+def add_max_pixels_option(parser: Any) -> None:
+    """``--max-pixels P``: the decoding limit, the same default in every subcommand."""
+    parser.add_argument(
+        "--max-pixels", type=positive_int, default=None, metavar="P", help=MAX_PIXELS_HELP
+    )
+
+
+def max_pixels_of(args: argparse.Namespace) -> int:
+    """``--max-pixels`` with its default applied."""
+    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
+
+    return getattr(args, "max_pixels", None) or DEFAULT_MAX_PIXELS
+
+
+def output_path(value: str | os.PathLike, default_name: str) -> str:
+    """``--output`` as a file: a folder (an existing one, or a name ending in ``/``) gets
+    ``default_name`` inside it, so ``-o out/`` writes ``out/scores.csv``.
+
+    >>> output_path("out/", "scores.csv"), output_path("a.csv", "scores.csv")
+    ('out/scores.csv', 'a.csv')
+    """
+    text = os.fspath(value)
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        return os.path.join(text, default_name)
+    return text

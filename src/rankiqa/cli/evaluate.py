@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rankiqa.cli.argtypes import (
     add_deprecated_alias,
@@ -10,11 +11,15 @@ from rankiqa.cli.argtypes import (
     add_workers_option,
     image_side,
     non_negative_int,
+    output_path,
     pooling,
     positive_int,
     resize_or_none,
 )
 from rankiqa.cli.datasets import add_dataset_options
+
+#: --plot suffixes (the figure is a PNG)
+PLOT_SUFFIXES = (".png",)
 
 
 def _resize(value: str) -> int | str | None:
@@ -47,6 +52,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--model",
+        "-m",
         required=True,
         help="model file (.safetensors), checkpoint (.pt) or packaged name",
     )
@@ -93,7 +99,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the report as JSON (with per-image predictions)"
     )
-    parser.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="also write the JSON report to FILE (.json); FOLDER/ writes FOLDER/evaluation.json",
+    )
+    add_deprecated_alias(parser, "--out", "--output", dest="output")
     parser.add_argument(
         "--plot", metavar="PNG", help="scatter plot of predictions vs scores with the logistic fit"
     )
@@ -110,11 +122,18 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from rankiqa.cli.datasets import load_from_args
+    from rankiqa.core.errors import UserError
     from rankiqa.core.files import write_text_atomic
     from rankiqa.data.splits import choose_splits
     from rankiqa.evaluation.protocol import evaluate_model, format_report, json_safe
     from rankiqa.inference import load_model
 
+    if args.output:
+        args.output = output_path(args.output, "evaluation.json")
+        if Path(args.output).suffix.lower() != ".json":
+            raise UserError(f"--output {args.output}: the report is JSON; name a .json file")
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise UserError(f"--plot {args.plot}: use one of {', '.join(PLOT_SUFFIXES)}")
     model = load_model(args.model)
     table = load_from_args(args)
     splits = choose_splits(table, args.split_file, args.split_index, args.official_split)
@@ -137,8 +156,8 @@ def run(args: argparse.Namespace) -> int:
 
         plot_report(report, table, args.plot, title=f"{table.name}: {args.model}")
         report["plot"] = args.plot
-    if args.out:
-        write_text_atomic(args.out, json.dumps(json_safe(report), indent=1) + "\n")
+    if args.output:
+        write_text_atomic(args.output, json.dumps(json_safe(report), indent=1) + "\n")
     if args.json:
         print(json.dumps(json_safe(report), indent=1))
     else:

@@ -228,7 +228,6 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
 
     from rankiqa.cli.datasets import dataset_options
     from rankiqa.training.finetune import finetune
@@ -238,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         args,
         cache=not args.no_cache,
         resume=resume_flag(args.resume),
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, else a line every ~5%
         dataset_options=dataset_options(args),
     )
     summary = finetune(config)

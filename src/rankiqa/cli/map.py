@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from rankiqa.cli.argtypes import add_device_option, positive_int, thread_count
+from rankiqa.cli.argtypes import (
+    add_device_option,
+    add_max_pixels_option,
+    max_pixels_of,
+    positive_int,
+    thread_count,
+)
 from rankiqa.core.devices import resolve_device
 from rankiqa.core.errors import UserError
 
@@ -14,8 +21,12 @@ DESCRIPTION = """\
 Draw where an image is good or bad: the model's quality (0-100, higher is better) of
 overlapping square regions, from one forward pass over the whole image.
 With one image, --output is a file (.png: the map over the photo with a colour bar; .npy: the
-values); with several, a folder that gets NAME.png (or NAME.npy with --format npy) per image.
-A file that cannot be read is reported on stderr, the others are mapped, the exit code is 1."""
+values) or a folder; with several, a folder. In a folder each image's map keeps the image's
+full name plus .png (or .npy with --format npy): gray.jpg -> OUT/gray.jpg.png, so gray.jpg and
+gray.png never collide; images from sub-folders keep their sub-folder below OUT.
+A file that cannot be read or mapped is reported on stderr with its name, the others are
+mapped, the exit code is 1. Files a folder scan leaves out (RAW, HEIC, text, ...) are counted
+on stderr at the end (--verbose: named)."""
 
 
 def add_parser(subparsers) -> None:
@@ -53,52 +64,57 @@ def add_parser(subparsers) -> None:
         "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
     )
     parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
+    add_max_pixels_option(parser)
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="name the files a folder scan leaves out"
+    )
     add_device_option(parser)
     parser.set_defaults(run=run)
 
 
-def _targets(paths: list[str], output: Path, fmt: str | None) -> list[tuple[str, Path]]:
+def _targets(paths: list[str], output: str, fmt: str | None) -> list[tuple[str, Path]]:
+    """(image, map file) pairs; ``output`` is the file for one image, else a folder (also
+    for one image when it ends in ``/`` or exists as a folder)."""
+    trailing = output.endswith(("/", os.sep))
+    output = Path(output)
     suffix = output.suffix.lower()
-    if len(paths) == 1 and suffix in (".png", ".npy") and not output.is_dir():
+    if len(paths) == 1 and suffix in (".png", ".npy") and not output.is_dir() and not trailing:
         if fmt is not None and f".{fmt}" != suffix:
             raise UserError(f"--format {fmt} does not match --output {output}")
         return [(paths[0], output)]
-    if suffix and suffix not in (".png", ".npy") and not output.is_dir():
+    if suffix and suffix not in (".png", ".npy") and not output.is_dir() and not trailing:
         raise UserError(f"--output {output}: use a .png or .npy file, or a folder")
     if output.exists() and not output.is_dir():
         raise UserError(f"{output}: several images need an output folder, not a file")
-    if len(paths) > 1 and suffix in (".png", ".npy"):
+    if len(paths) > 1 and suffix in (".png", ".npy") and not trailing:
         raise UserError(f"--output {output}: several images need a folder, not a {suffix} file")
     extension = f".{fmt or 'png'}"
-    used: set[str] = set()
-    targets = []
-    for path in paths:
-        stem = Path(path).stem or "image"
-        name, counter = stem, 2
-        while name in used:
-            name, counter = f"{stem}_{counter}", counter + 1
-        used.add(name)
-        targets.append((path, output / f"{name}{extension}"))
-    return targets
+    sources = [os.path.abspath(p) for p in paths]
+    base = os.path.commonpath([os.path.dirname(p) for p in sources]) if sources else ""
+    return [
+        (path, output / (os.path.relpath(source, base) + extension))
+        for path, source in zip(paths, sources, strict=True)
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
     from rankiqa.core.imageio import ImageReadError, read_image
     from rankiqa.inference.api import load_model
-    from rankiqa.inference.inputs import expand_inputs
+    from rankiqa.inference.inputs import expand_inputs, report_skipped
     from rankiqa.inference.quality_map import quality_map, score_range
     from rankiqa.inference.runtime import configure_cpu
     from rankiqa.report.overlay import save_map
 
     configure_cpu(args.threads)
-    paths = expand_inputs(args.paths, recursive=args.recursive)
-    targets = _targets(paths, Path(args.output), args.format)
+    skipped: list[str] = []
+    paths = expand_inputs(args.paths, recursive=args.recursive, skipped=skipped)
+    targets = _targets(paths, args.output, args.format)
     model = load_model(args.model, device=str(resolve_device(args.device)))
     full = model.protocol.test_crops == "full"  # the map pass is then the score's pass
     failures = 0
     for path, target in targets:
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels=max_pixels_of(args))
             qmap = quality_map(model, image, region=args.region, overlap=args.overlap)
             score = qmap.score if full else float(model.score(image))
             save_map(
@@ -110,12 +126,16 @@ def run(args: argparse.Namespace) -> int:
                 score=score,
                 value_range=score_range(model),
             )
-        except ImageReadError as exc:
-            print(f"rankiqa: {exc}", file=sys.stderr)
+        except (ImageReadError, UserError) as exc:
+            message = str(exc)
+            if not message.startswith(f"{path}:"):
+                message = f"{path}: {message}"
+            print(f"rankiqa: {message}", file=sys.stderr)
             failures += 1
             continue
         low, high = float(qmap.values.min()), float(qmap.values.max())
         print(f"{target}  score {score:.1f}  map {low:.1f}-{high:.1f}")
+    report_skipped(skipped, args.verbose)
     if failures:
         print(f"rankiqa: {failures} of {len(targets)} images could not be mapped", file=sys.stderr)
         return 1

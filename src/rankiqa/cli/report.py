@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from rankiqa.cli.argtypes import add_device_option, thread_count
+from rankiqa.cli.argtypes import (
+    add_device_option,
+    add_max_pixels_option,
+    max_pixels_of,
+    output_path,
+    thread_count,
+)
 from rankiqa.core.devices import resolve_device
 
 DESCRIPTION = """\
@@ -15,7 +21,9 @@ a score-range filter and pages of thumbnails; it opens in any browser, offline.
 Thumbnails are embedded (small JPEGs) or, with --link, loaded from the image files relative
 to the page. --from reuses a scores CSV of 'rankiqa score' (path,score,error) instead of
 scoring again; PATHs not in it are scored. --maps adds each image's quality map (hover or
-click a thumbnail). Files that cannot be read are listed on the page; the exit code is then 1.
+click a thumbnail; the page shows the maps' colour legend). Files that cannot be read are
+listed on the page; the exit code is then 1. Files a folder scan leaves out (RAW, HEIC, text,
+...) are counted on stderr (--verbose: named). --output FOLDER/ writes FOLDER/report.html.
 The page is written atomically."""
 
 
@@ -27,7 +35,13 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files, folders, globs")
-    parser.add_argument("--output", "-o", required=True, help="the .html file to write")
+    parser.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="FILE",
+        help="the .html file to write; FOLDER/ writes FOLDER/report.html",
+    )
     parser.add_argument(
         "--from",
         dest="scores",
@@ -46,6 +60,10 @@ def add_parser(subparsers) -> None:
         "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
     )
     parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
+    add_max_pixels_option(parser)
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="name the files a folder scan leaves out"
+    )
     add_device_option(parser)
     parser.set_defaults(run=run)
 
@@ -54,17 +72,18 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rankiqa.core.errors import UserError
-    from rankiqa.inference.inputs import expand_inputs
+    from rankiqa.inference.inputs import expand_inputs, report_skipped
     from rankiqa.inference.runtime import configure_cpu
     from rankiqa.report.html import make_report, read_scores_csv
 
-    output = Path(args.output)
+    output = Path(output_path(args.output, "report.html"))
     if output.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--output {output}: must be an .html file")
     if not args.paths and not args.scores:
         raise UserError("give image PATHs or --from scores.csv")
     configure_cpu(args.threads)
-    paths = expand_inputs(args.paths, recursive=args.recursive) if args.paths else []
+    skipped: list[str] = []
+    paths = expand_inputs(args.paths, args.recursive, skipped) if args.paths else []
     known = {row.path for row in read_scores_csv(args.scores)} if args.scores else set()
     model = None
     if args.maps or any(p not in known for p in paths):
@@ -83,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
         worst_first=args.worst_first,
         title=args.title,
         progress=lambda _row: progress.update(),
+        max_pixels=max_pixels_of(args),
     )
     progress.close()
+    report_skipped(skipped, args.verbose)
     failed = sum(row.score is None for row in rows)
-    print(f"wrote {output}: {len(rows) - failed} images" + (f", {failed} errors" if failed else ""))
+    errors = f", {failed} error{'s' if failed != 1 else ''}" if failed else ""
+    scored = len(rows) - failed
+    print(f"wrote {output}: {scored} image{'s' if scored != 1 else ''}{errors}")
     return 1 if failed else 0

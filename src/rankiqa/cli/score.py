@@ -10,7 +10,10 @@ from pathlib import Path
 
 from rankiqa.cli.argtypes import (
     add_device_option,
+    add_max_pixels_option,
     add_workers_option,
+    max_pixels_of,
+    output_path,
     positive_int,
     shard,
     thread_count,
@@ -25,8 +28,16 @@ image, missing file, broken link, empty folder, pattern without matches) gets it
 'error' column, the run goes on and the exit code is 1. A file named twice (a.png, ./a.png) is
 scored once. The default output is a table, on a terminal and in a pipe; on a terminal it fits
 the window (long paths shortened in the middle with '…'; csv/json hold full paths) and no
-progress bar is drawn over it. --resume skips the paths already in --output (csv or jsonl);
---shard I/N scores a deterministic 1/N of the files."""
+progress bar is drawn over it. --output's suffix picks the format (.csv, .json, .jsonl,
+.txt = table, .xlsx = a spreadsheet via openpyxl: pip install 'rankiqa[xlsx]'; no suffix =
+csv); another suffix is refused. --output FOLDER/ writes FOLDER/scores.csv. Files a folder
+scan leaves out (RAW, HEIC, text, ...) are counted on stderr at the end (--verbose: named).
+--resume skips the paths already in --output (csv or jsonl); --shard I/N scores a
+deterministic 1/N of the files."""
+
+#: --output suffix -> format
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".txt": "table"}
+SUFFIX_FORMATS[".xlsx"] = "xlsx"
 
 
 #: with --workers unset, smaller jobs decode in the main process (no worker start-up)
@@ -62,11 +73,20 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--format",
         "-f",
-        choices=("table", "csv", "json", "jsonl"),
+        choices=("table", "csv", "json", "jsonl", "xlsx"),
         default=None,
-        help="output format (default: from --output's suffix (csv otherwise), else table)",
+        help="output format (default: from --output's suffix, csv without one; else table)",
     )
-    parser.add_argument("--output", "-o", default=None, help="write rows to FILE (default stdout)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="FILE",
+        help="write rows to FILE (default stdout); FOLDER/ writes FOLDER/scores.csv",
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="name the files a folder scan leaves out"
+    )
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="images per batch (16)")
     add_workers_option(
@@ -79,12 +99,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="skip paths already in --output (csv/jsonl)"
     )
-    parser.add_argument(
-        "--max-pixels",
-        type=positive_int,
-        default=None,
-        help="refuse images with more pixels (decompression bombs; default 100 megapixels)",
-    )
+    add_max_pixels_option(parser)
     parser.add_argument(
         "--exact-decode",
         action="store_true",
@@ -117,14 +132,18 @@ def add_parser(subparsers) -> None:
 
 
 def _format(args: argparse.Namespace) -> str:
-    if args.format:
-        return args.format
-    if args.output:
-        suffix = Path(args.output).suffix.lower().lstrip(".")
-        if suffix in ("csv", "json", "jsonl"):
-            return suffix
-        return "csv"
-    return "table"
+    """The output format: ``--format``, else ``--output``'s suffix; a suffix that names
+    another format (or none we write) is refused, so no file is mislabelled."""
+    if not args.output:
+        return args.format or "table"
+    suffix = Path(args.output).suffix.lower()
+    named = SUFFIX_FORMATS.get(suffix)
+    if suffix and named is None and args.format is None:
+        known = ", ".join(SUFFIX_FORMATS)
+        raise UserError(f"--output {args.output}: unknown suffix {suffix!r}; use one of {known}")
+    if args.format and named and named != args.format:
+        raise UserError(f"--format {args.format} does not match --output {args.output}")
+    return args.format or named or "csv"
 
 
 def _table_width(fmt: str, to_stdout: bool) -> int | None:
@@ -146,18 +165,22 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rankiqa.core.devices import resolve_device
-    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
     from rankiqa.inference.api import load_model
     from rankiqa.inference.batch import ScoredImage, iter_scores
-    from rankiqa.inference.inputs import find_inputs, path_key, select_shard
+    from rankiqa.inference.inputs import find_inputs, path_key, report_skipped, select_shard
     from rankiqa.inference.results import RowWriter, completed_paths
     from rankiqa.inference.runtime import configure_cpu
 
+    if args.output:
+        args.output = output_path(args.output, "scores.csv")
     fmt = _format(args)
+    if fmt == "xlsx" and not args.output:
+        raise UserError("--format xlsx needs --output FILE.xlsx")
     if args.resume and not args.output:
         raise UserError("--resume needs --output FILE (the rows already written are skipped)")
     configure_cpu(args.threads)
-    paths, bad = find_inputs(args.paths, recursive=args.recursive)
+    skipped: list[str] = []
+    paths, bad = find_inputs(args.paths, recursive=args.recursive, skipped=skipped)
     if args.shard:
         paths = select_shard(paths, *args.shard)
         keep = set(select_shard(list(bad), *args.shard))
@@ -185,7 +208,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--address and --num-actors need --engine ray")
 
     to_stdout = not args.output
-    if args.output:
+    if fmt == "xlsx":
+        from rankiqa.inference.results import XlsxWriter
+
+        stream = XlsxWriter(args.output)
+    elif args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         mode = "a" if args.resume else "w"
         stream = open(args.output, mode, encoding="utf-8", newline="")  # noqa: SIM115
@@ -193,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         stream = sys.stdout
     failures = 0
     try:
-        writer = RowWriter(
+        writer = stream if fmt == "xlsx" else RowWriter(
             stream,
             fmt,
             path_width=width,
@@ -211,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
             todo,
             batch_size=args.batch_size,
             workers=workers,
-            max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+            max_pixels=max_pixels_of(args),
             draft=not args.exact_decode,
         ):
             writer.write(row)
@@ -220,8 +247,9 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         writer.close()
     finally:
-        if stream is not sys.stdout:
+        if stream is not sys.stdout and fmt != "xlsx":
             stream.close()
+    report_skipped(skipped, args.verbose)
     if failures:
         print(
             f"rankiqa: {failures} of {total} files could not be scored (see the error column)",

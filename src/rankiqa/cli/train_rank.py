@@ -124,7 +124,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
 
     from rankiqa.training.rank import train_rank
 
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         RankTrainConfig,
         args,
         resume=resume_flag(args.resume),
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, else a line every ~5%
     )
     summary = train_rank(config)
     if summary["rank"] == 0:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +29,86 @@ def _pillow_extensions() -> tuple[str, ...]:
 #: first frame), used by folder and pattern scans.
 IMAGE_EXTENSIONS = _pillow_extensions()
 
-#: Images with more pixels than this are refused (decompression-bomb guard): 100 megapixels.
-DEFAULT_MAX_PIXELS = 100_000_000
+#: Images with more pixels than this are refused (decompression-bomb guard): 89,478,485
+#: pixels (about 89.5 megapixels, Pillow's own default); ``max_pixels`` / ``--max-pixels``
+#: raise or lower it, Pillow's limit included.
+DEFAULT_MAX_PIXELS = 89_478_485
+
+#: File name suffixes of camera RAW and HEIF photos: never decoded, named "not supported".
+UNSUPPORTED_PHOTO_EXTENSIONS = (
+    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".heic", ".heif",
+    ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf",
+    ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+)  # fmt: skip
+
+_PILLOW_LIMIT = threading.Lock()
 
 
 class ImageReadError(UserError):
     """An image file that cannot be decoded (unreadable, truncated, not an image, too large)."""
+
+
+@contextmanager
+def _open_limited(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
+    """``Image.open`` with Pillow's decompression-bomb limit set to ``max_pixels`` (``None``:
+    none), so Pillow neither warns nor refuses below it; larger images raise
+    :class:`ImageReadError`. The limit is Pillow's global, so opening holds a lock."""
+    with _PILLOW_LIMIT:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            size = _quiet_size(path)
+            what = f"{size[0]}x{size[1]}" if size else "size unknown"
+            raise ImageReadError(_too_large(path, what, max_pixels)) from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    with image:
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageReadError(_too_large(path, f"{width}x{height}", max_pixels))
+        yield image
+
+
+def _too_large(path: Path, what: str, max_pixels: int | None) -> str:
+    return (
+        f"{path}: too many pixels ({what}, more than the limit of {max_pixels}; possible "
+        "decompression bomb: raise the limit with --max-pixels or max_pixels=)"
+    )
+
+
+def _quiet_size(path: Path) -> tuple[int, int] | None:
+    """The size in the header, with Pillow's limit off (only the header is read)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - only for the message
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def image_size(
+    path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[int, int] | None:
+    """``(width, height)`` from the file's header, or ``None`` if it is not a readable image
+    within ``max_pixels``; never warns.
+
+    >>> image_size("no/such.png") is None
+    True
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with _open_limited(Path(path), max_pixels) as image:
+                return image.size
+    except Exception:  # noqa: BLE001 - any unreadable file: no size
+        return None
 
 
 def to_rgb8(image: Image.Image) -> np.ndarray:
@@ -94,16 +171,11 @@ def read_image(
     try:
         if path.stat().st_size == 0:
             raise ImageReadError(f"{path}: empty file (0 bytes)")
+        if path.suffix.lower() in UNSUPPORTED_PHOTO_EXTENSIONS:
+            raise ImageReadError(f"{path}: {_unsupported(path)}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. TIFF "Truncated File Read": the error says it
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if max_pixels is not None and width * height > max_pixels:
-                    raise ImageReadError(
-                        f"{path}: {width}x{height} pixels exceeds the limit of {max_pixels} "
-                        "(possible decompression bomb)"
-                    )
+            with _open_limited(path, max_pixels) as image:
                 if draft_size is not None and image.format == "JPEG":
                     _draft(image, draft_size)
                 image.load()
@@ -124,11 +196,7 @@ def read_image(
         raise ImageReadError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageReadError(f"{path}: is a folder, not an image") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(
-            f"{path}: too many pixels (possible decompression bomb): {exc}"
-        ) from None
-    except Image.DecompressionBombWarning as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(
             f"{path}: too many pixels (possible decompression bomb): {exc}"
         ) from None
@@ -161,8 +229,42 @@ def is_image_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def _unsupported(path: Path) -> str:
+    kind = "HEIF" if path.suffix.lower() in (".heic", ".heif") else "camera RAW"
+    return f"{kind} files ({path.suffix}) are not supported; convert them to JPEG, PNG or TIFF"
+
+
 def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Image files under ``root`` (by extension, case-insensitive), sorted for determinism."""
+    return scan_folder(root, recursive)[0]
+
+
+def scan_folder(root: str | os.PathLike, recursive: bool = True) -> tuple[list[Path], list[Path]]:
+    """``(images, skipped)`` under ``root``, both sorted: the files with an image suffix, and
+    every other file (RAW, HEIC, text, ...; hidden files such as .DS_Store aside), so a
+    caller can say what it left out."""
     root = Path(root)
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in root.glob(pattern) if p.is_file() and is_image_name(p))
+    images, skipped = [], []
+    for path in sorted(root.glob(pattern)):
+        if not path.is_file():
+            continue
+        if is_image_name(path):
+            images.append(path)
+        elif not path.name.startswith("."):
+            skipped.append(path)
+    return images, skipped
+
+
+def skip_reason(path: str | os.PathLike) -> str:
+    """Why a folder scan leaves ``path`` out.
+
+    >>> skip_reason("a/IMG_1.CR2")
+    'camera RAW files (.CR2) are not supported; convert them to JPEG, PNG or TIFF'
+    >>> skip_reason("notes.txt")
+    'not an image file name (.txt)'
+    """
+    path = Path(path)
+    if path.suffix.lower() in UNSUPPORTED_PHOTO_EXTENSIONS:
+        return _unsupported(path)
+    return f"not an image file name ({path.suffix or 'no suffix'})"

@@ -167,7 +167,8 @@ def export_model(
             import onnx  # noqa: F401
         except ImportError:
             raise UserError(
-                "ONNX export needs the onnx package: pip install 'rankiqa[onnx]'"
+                "ONNX export needs the onnx package, a dependency of rankiqa: reinstall it "
+                "(pip install --force-reinstall rankiqa) or pip install onnx"
             ) from None
         return export_onnx(
             model, out, opset=opset, dynamic_size=dynamic_size, preprocessing=preprocessing

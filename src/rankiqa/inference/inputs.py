@@ -5,11 +5,18 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from rankiqa.core.errors import UserError
-from rankiqa.core.imageio import find_images, is_image_name
+from rankiqa.core.imageio import (
+    UNSUPPORTED_PHOTO_EXTENSIONS,
+    is_image_name,
+    scan_folder,
+    skip_reason,
+)
 
 _GLOB_CHARS = set("*?[")
 
@@ -20,7 +27,9 @@ def path_key(path: str | os.PathLike) -> str:
 
 
 def find_inputs(
-    items: Sequence[str | os.PathLike], recursive: bool = False
+    items: Sequence[str | os.PathLike],
+    recursive: bool = False,
+    skipped: list[str] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Files to score and the arguments that cannot be scored: ``(paths, {item: reason})``.
 
@@ -30,6 +39,8 @@ def find_inputs(
     without matches, a broken symbolic link or a missing path goes to the second result with
     its reason, so a caller can report it as an error row and go on. Paths naming the same file
     (``a.png``, ``./a.png``, ``sub/../a.png``) count once, under the spelling given first.
+    ``skipped``, if given, receives the files that folders and patterns hold but that are not
+    images we decode (RAW, HEIC, text, ...), sorted: see :func:`report_skipped`.
 
     >>> find_inputs(["no/such/file.jpg"])
     ([], {'no/such/file.jpg': 'no such file or folder'})
@@ -48,7 +59,9 @@ def find_inputs(
         text = str(item)
         path = Path(text)
         if path.is_dir():
-            images = find_images(path, recursive=recursive)
+            images, others = scan_folder(path, recursive=recursive)
+            if skipped is not None:
+                skipped.extend(str(p) for p in others)
             if not images:
                 hint = "" if recursive else " (add --recursive for sub-folders)"
                 errors.setdefault(text, f"folder contains no image files{hint}")
@@ -57,11 +70,10 @@ def find_inputs(
         elif path.is_symlink() and not path.exists():
             errors.setdefault(text, f"broken symbolic link (to {os.readlink(path)})")
         elif not path.exists() and _GLOB_CHARS & set(text):
-            matches = [
-                m
-                for m in sorted(glob.glob(text, recursive=recursive))
-                if os.path.isfile(m) and is_image_name(m)
-            ]
+            files = [m for m in sorted(glob.glob(text, recursive=recursive)) if os.path.isfile(m)]
+            matches = [m for m in files if is_image_name(m)]
+            if skipped is not None:
+                skipped.extend(m for m in files if not is_image_name(m))
             if not matches:
                 errors.setdefault(text, "pattern matches no image files")
             for match in matches:
@@ -72,16 +84,50 @@ def find_inputs(
             errors.setdefault(text, "not a regular file")
         else:
             add(text)
+    if skipped is not None:
+        skipped[:] = sorted(set(skipped))
     return sorted(paths), errors
 
 
-def expand_inputs(items: Sequence[str | os.PathLike], recursive: bool = False) -> list[str]:
-    """Files to score, sorted and without duplicates (see :func:`find_inputs`).
+def report_skipped(skipped: Sequence[str], verbose: bool = False, stream: IO[str] | None = None):
+    """Say on stderr what folder scans left out: a count (and with ``verbose`` each file and
+    why, e.g. "camera RAW files (.CR2) are not supported"). Nothing when nothing was skipped."""
+    if not skipped:
+        return
+    stream = stream or sys.stderr
+    if verbose:
+        for path in skipped:
+            print(f"rankiqa: skipped {path}: {skip_reason(path)}", file=stream)
+    photos = [p for p in skipped if Path(p).suffix.lower() in UNSUPPORTED_PHOTO_EXTENSIONS]
+    others = [p for p in skipped if p not in set(photos)]
+    parts = []
+    if photos:
+        noun = "photo" if len(photos) == 1 else "photos"
+        parts.append(f"{len(photos)} RAW/HEIF {noun} (not supported: {_suffixes(photos)})")
+    if others:
+        noun = "file" if len(others) == 1 else "files"
+        parts.append(f"{len(others)} other {noun} ({_suffixes(others)})")
+    hint = "" if verbose else "; --verbose names them"
+    noun = "file" if len(skipped) == 1 else "files"
+    print(f"rankiqa: skipped {len(skipped)} {noun}: {', '.join(parts)}{hint}", file=stream)
+
+
+def _suffixes(paths: Sequence[str]) -> str:
+    return ", ".join(sorted({Path(p).suffix.lower() or "no suffix" for p in paths}))
+
+
+def expand_inputs(
+    items: Sequence[str | os.PathLike],
+    recursive: bool = False,
+    skipped: list[str] | None = None,
+) -> list[str]:
+    """Files to score, sorted and without duplicates (see :func:`find_inputs`, also for
+    ``skipped``).
 
     Arguments that cannot be scored (empty folder, pattern without matches, broken link,
     missing file) stay in the list as given, so scoring them yields an error row.
     """
-    paths, errors = find_inputs(items, recursive)
+    paths, errors = find_inputs(items, recursive, skipped)
     return sorted([*paths, *errors])
 
 

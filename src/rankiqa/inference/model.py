@@ -33,6 +33,8 @@ class IQAModel(nn.Module):
     resizing or cropping, so it can serve as a quality term in a training loss.
     ``score(x)`` takes paths, PIL images, uint8 arrays or float tensors, applies the model's
     input protocol (resize, crops, view averaging) and returns plain floats.
+    ``with_protocol()`` is ``score``'s numbers as a differentiable module (for a loss);
+    ``transforms()`` the protocol alone.
     """
 
     def __init__(self, net: QualityNet, metadata: dict[str, Any]):
@@ -133,6 +135,28 @@ class IQAModel(nn.Module):
             scores.extend(self.score_views(views))
         return scores[0] if single else scores
 
+    def transforms(self) -> InputTransform:
+        """The input protocol (resize, crops) as a differentiable module: N×3×H×W float images
+        in [0, 1] -> N×V×3×h×w views, the views ``score`` averages over."""
+        return InputTransform(self.protocol)
+
+    def with_protocol(self) -> ProtocolModel:
+        """A differentiable module giving ``score``'s numbers: N×3×H×W float images in
+        [0, 1] -> N scores, the mean of :meth:`forward` over each image's protocol views.
+
+        Examples
+        --------
+        >>> from rankiqa.inference.export import untrained_model
+        >>> model = untrained_model("shallow", input={"resize": 200, "test_crops": "center"})
+        >>> x = torch.rand(1, 3, 240, 320, requires_grad=True)
+        >>> scores = model.eval().with_protocol()(x)
+        >>> abs(float(scores[0].detach()) - model.score(x[0].detach())) < 1e-4
+        True
+        >>> scores.sum().backward(); x.grad.shape
+        torch.Size([1, 3, 240, 320])
+        """
+        return ProtocolModel(self)
+
     def quality_map(
         self, image: ImageLike, region: int | None = None, overlap: int | None = None
     ) -> np.ndarray:
@@ -155,6 +179,35 @@ class IQAModel(nn.Module):
 
         overlap = DEFAULT_OVERLAP if overlap is None else overlap
         return quality_map(self, image, region=region, overlap=overlap).values
+
+
+class InputTransform(nn.Module):
+    """N×3×H×W float images in [0, 1] -> N×V×3×h×w views under an input protocol (resize,
+    crops; ``crops:N`` with the same seeded crops as ``score``); differentiable."""
+
+    def __init__(self, protocol: InputProtocol):
+        super().__init__()
+        self.protocol = protocol
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise UserError(f"expected N×3×H×W images, got shape {tuple(x.shape)}")
+        return torch.stack([image_views(image, self.protocol) for image in x])
+
+
+class ProtocolModel(nn.Module):
+    """``model`` behind its input protocol: N×3×H×W float images in [0, 1] -> N scores equal
+    to ``model.score`` (the mean over the views), differentiable."""
+
+    def __init__(self, model: IQAModel):
+        super().__init__()
+        self.model = model
+        self.transforms = InputTransform(model.protocol)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        views = self.transforms(x)
+        scores = self.model(views.flatten(0, 1))
+        return scores.view(views.shape[0], views.shape[1]).mean(dim=1)
 
 
 def _device_of(module: nn.Module) -> torch.device:

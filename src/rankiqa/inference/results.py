@@ -162,3 +162,34 @@ def completed_paths(path: str | os.PathLike, fmt: str) -> tuple[set[str], bool]:
         except (json.JSONDecodeError, KeyError, TypeError):
             raise UserError(f"{path}:{number}: not a rankiqa jsonl row") from None
     return done, False
+
+
+class XlsxWriter:
+    """Collects rows and writes them as a spreadsheet (path, score, error) on :meth:`close`,
+    atomically; needs openpyxl (``pip install 'rankiqa[xlsx]'``)."""
+
+    def __init__(self, path: str | os.PathLike):
+        try:
+            import openpyxl
+        except ImportError:
+            raise UserError(
+                f"--output {path}: writing .xlsx needs openpyxl (pip install 'rankiqa[xlsx]'); "
+                "or use .csv"
+            ) from None
+        self.path = Path(path)
+        self.book = openpyxl.Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("scores")
+        self.sheet.append(CSV_HEADER)
+        self.count = 0
+
+    def write(self, row: ScoredImage) -> None:
+        score = None if row.score is None else round(row.score, DECIMALS)
+        self.sheet.append([row.path, score, row.error or None])
+        self.count += 1
+
+    def close(self) -> None:
+        from rankiqa.core.files import atomic_path
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path) as tmp:
+            self.book.save(tmp)

@@ -10,13 +10,16 @@ deterministic, so a retried batch gives the same rows and every input yields exa
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -265,7 +268,8 @@ def connect(address: str | None = None) -> bool:
     ray = _ray()
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
+    quiet()
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         options.update(address="local", include_dashboard=False)
     else:
@@ -282,6 +286,35 @@ def connect(address: str | None = None) -> bool:
             "RAY_AUTH_TOKEN"
         ) from None
     return address is None
+
+
+def quiet() -> None:
+    """Keep Ray's Python log lines (WARNINGs such as the token-authentication notice) and the
+    workers' forwarded output off this process's stderr: a command-line tool reports its own
+    errors."""
+    for name in ("ray", "ray.data", "ray._private", "ray.util"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def native_stderr_to(path: str | os.PathLike) -> Iterator[None]:
+    """Send what native code writes to file descriptor 2 (Ray's C++ ``core_worker.cc`` lines)
+    to ``path``, while Python's ``sys.stderr`` keeps writing to the real stderr."""
+    sys.stderr.flush()
+    real = os.dup(2)
+    saved = sys.stderr
+    encoding = getattr(saved, "encoding", None) or "utf-8"
+    sys.stderr = open(real, "w", buffering=1, encoding=encoding, closefd=False)  # noqa: SIM115
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        os.close(real)
+        sys.stderr = saved
 
 
 def _first_line(exc: BaseException) -> str:
@@ -345,8 +378,17 @@ def ray_engine(
     a function with :func:`~rankiqa.inference.batch.iter_scores`' signature that scores there.
 
     A local Ray instance started here is shut down when the returned iterator is exhausted.
+    Ray stays quiet meanwhile: its Python warnings are muted and what its C++ core writes to
+    stderr goes to ``$TMPDIR/rankiqa-ray.log``.
     """
-    started = connect(address)
+    log = Path(tempfile.gettempdir()) / "rankiqa-ray.log"
+    native = native_stderr_to(log)  # until the rows are done: Ray's C++ lines go to the log
+    native.__enter__()
+    try:
+        started = connect(address)
+    except BaseException:
+        native.__exit__(None, None, None)
+        raise
     # a command-line tool: Ray Data's per-run INFO lines and "progress bars disabled" are noise
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
@@ -357,5 +399,6 @@ def ray_engine(
         finally:
             if started:
                 _ray().shutdown()
+            native.__exit__(None, None, None)
 
     return run

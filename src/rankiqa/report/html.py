@@ -29,7 +29,7 @@ import numpy as np
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_text_atomic
-from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, image_size, read_image
 
 #: longer side of the embedded thumbnails (pixels)
 THUMB_SIZE = 160
@@ -129,16 +129,6 @@ def _relative_url(path: str, page_dir: Path) -> str:
     return urllib.request.pathname2url(relative)
 
 
-def _header_size(path: str) -> tuple[int, int] | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError, SyntaxError):
-        return None
-
-
 def _read_row(
     path: str,
     known: ReportRow | None,
@@ -153,7 +143,7 @@ def _read_row(
         row.bytes = os.stat(path).st_size
     except OSError:
         row.bytes = None
-    size = _header_size(path)
+    size = image_size(path, max_pixels)
     if size:
         row.width, row.height = size
     if not decode:
@@ -271,6 +261,18 @@ def _json_for_script(data: Any) -> str:
     )
 
 
+def map_colors(stops: int = 9) -> list[str]:
+    """The quality maps' colour scale, poor to good, as CSS colours for the page's legend.
+
+    >>> len(map_colors(5)), map_colors(5)[0].startswith("#")
+    (5, True)
+    """
+    from rankiqa.report.overlay import colorize
+
+    rgb = colorize(np.linspace(0.0, 100.0, stops)[None, :])[0, :, :3]
+    return ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in rgb]
+
+
 def build_report(
     rows: Iterable[ReportRow],
     title: str = "Image quality report",
@@ -296,6 +298,7 @@ def build_report(
         "order": "asc" if worst_first else "desc",
         "pageSize": int(page_size),
         "subtitle": subtitle,
+        "mapColors": map_colors() if any("map" in item for item in items) else [],
     }
     page = _template()
     page = page.replace("%%TITLE%%", html.escape(title))
@@ -323,11 +326,13 @@ def make_report(
     title: str | None = None,
     thumb_size: int = THUMB_SIZE,
     progress: Callable[[ReportRow], None] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> list[ReportRow]:
     """Build and atomically write a report of ``paths`` (and/or the rows of ``scores_csv``).
 
     Images listed in ``scores_csv`` keep their scores (no re-scoring); other paths are scored
-    with ``model``. Returns the rows in input order.
+    with ``model``; images with more than ``max_pixels`` pixels get an error row. Returns the
+    rows in input order.
 
     Examples
     --------
@@ -362,6 +367,7 @@ def make_report(
         maps=maps,
         link_dir=output.parent if link else None,
         thumb_size=thumb_size,
+        max_pixels=max_pixels,
     ):
         rows.append(row)
         if progress is not None:

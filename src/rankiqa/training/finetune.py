@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,7 +365,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     images = IQAImages(table, resize=config.resize, crop_size=crop_size, cache=config.cache)
     if config.cache:
-        images.preload(workers=config.workers, progress=config.progress)
+        images.preload(workers=config.workers, progress=config.progress and sys.stderr.isatty())
     train_images = subset_images(images, split.train)
     val_images = subset_images(images, split.val)
     test_images = subset_images(images, split.test)

@@ -12,9 +12,10 @@ the checkpoint → :func:`run_loop` → summary. A task supplies three callbacks
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -36,12 +37,64 @@ def restore(
 
 
 def progress_bar(enabled: bool, iters: int, step: int, desc: str) -> Any:
-    """A tqdm bar from ``step`` to ``iters`` (``None`` when not ``enabled``)."""
+    """A tqdm bar from ``step`` to ``iters`` on a terminal, :class:`ProgressLines` when
+    stderr is not one (a log), ``None`` when not ``enabled``."""
     if not enabled:
         return None
+    if not sys.stderr.isatty():
+        return ProgressLines(iters, step, desc)
     from tqdm import tqdm
 
     return tqdm(total=iters, initial=step, desc=desc, unit="it")
+
+
+class ProgressLines:
+    """Progress for a log: one line on ``stream`` (stderr) every ``every`` steps (default:
+    ~20 lines a run) and at the last, with the rate and the latest postfix (loss, val).
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> lines = ProgressLines(4, 0, "finetune", every=2, stream=out)
+    >>> for loss in (0.9, 0.8, 0.7, 0.6):
+    ...     lines.update(1); lines.set_postfix(loss=f"{loss:.1f}")
+    >>> [line.split(",")[0] for line in out.getvalue().splitlines()]
+    ['finetune: step 2/4 (50%)', 'finetune: step 4/4 (100%)']
+    """
+
+    def __init__(
+        self,
+        iters: int,
+        step: int,
+        desc: str,
+        every: int | None = None,
+        stream: IO[str] | None = None,
+    ):
+        self.iters, self.step, self.desc, self.first = iters, step, desc, step
+        self.every = every or max(1, iters // 20)
+        self.stream = stream or sys.stderr
+        self.started = time.perf_counter()
+        self._due = False
+
+    def update(self, count: int = 1) -> None:
+        self.step += count
+        self._due = self.step % self.every == 0 or self.step >= self.iters
+
+    def set_postfix(self, **values: str) -> None:
+        if not self._due:
+            return
+        self._due = False
+        rate = (time.perf_counter() - self.started) / max(1, self.step - self.first)
+        left = rate * max(0, self.iters - self.step)
+        extra = "".join(f", {k}={v}" for k, v in values.items())
+        print(
+            f"{self.desc}: step {self.step}/{self.iters} ({100 * self.step // max(1, self.iters)}%)"
+            f", {rate:.2f} s/step, ~{left / 60:.1f} min left{extra}",
+            file=self.stream,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        """Nothing to clear (a log keeps its lines)."""
 
 
 def run_loop(

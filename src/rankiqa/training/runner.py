@@ -246,7 +246,7 @@ class MetricsLog:
             csv.DictWriter(fh, fieldnames=self.columns, restval="").writerow(row)
 
     def plot(self) -> Path | None:
-        """Write ``curves.png``: one panel per metric, one line per split."""
+        """Write ``curves.png``: one panel per metric that has values, one line per split."""
         if not self.enabled or not self.rows:
             return None
         import matplotlib
@@ -254,7 +254,13 @@ class MetricsLog:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        metrics = [c for c in self.columns if c not in ("step", "split")]
+        metrics = [  # a metric without values (finetune's rank_loss with no ranking term): no panel
+            c
+            for c in self.columns
+            if c not in ("step", "split") and any(r.get(c) not in ("", None) for r in self.rows)
+        ]
+        if not metrics:
+            return None
         cols = min(3, len(metrics))
         nrows = math.ceil(len(metrics) / cols)
         fig, axes = plt.subplots(nrows, cols, figsize=(4.5 * cols, 3.2 * nrows), squeeze=False)
