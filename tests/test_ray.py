@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 import rankiqa
-from conftest import natural_image
+from image_fixtures import natural_image
 from rankiqa.cli import main
 from rankiqa.inference.batch import iter_scores
 from rankiqa.inference.export import save_model, untrained_model
