@@ -37,7 +37,7 @@ import torch
 
 from rankiqa.core.devices import resolve_device
 from rankiqa.core.preprocess import parse_pooling
-from rankiqa.core.seeding import derive_seed
+from rankiqa.core.seeding import derive_seed, seed_step
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.splits import random_splits
@@ -48,7 +48,7 @@ from rankiqa.training.finetune import (
     build_initial_model,
     init_head,
     loss_fn,
-    train_step,
+    step_loss,
 )
 from rankiqa.training.options import FinetuneConfig
 
@@ -110,7 +110,13 @@ def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     losses = []
     for step in range(args.iters):
         x, y = batches[step]
-        losses.append(train_step(model, x, y, criterion, optimizer, scheduler, seed, step + 1))
+        seed_step(seed, step + 1)
+        loss = step_loss(model, x, y, criterion)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(float(loss))
     model.eval()
     k = max(1, len(losses) // 10)
     head["loss_first"] = float(np.mean(losses[:k])) if losses else None

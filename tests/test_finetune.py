@@ -309,6 +309,16 @@ def test_resume_auto_starts_or_continues(tmp_path):
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 4
 
 
+def test_without_a_terminal_one_line_per_validation(tmp_path, capsys):
+    csv = brightness_dataset(tmp_path, n=8)
+    tiny = [a for a in TINY if a != "--no-progress"]  # capsys: stderr is not a terminal
+    args = ["finetune", "--dataset", "csv", "--root", str(csv), *tiny, "--init", "scratch"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--iters", "2", "--val-every", "1"]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["finetune step 1/2", "finetune step 2/2"]
+    assert "srocc" in lines[-1] and "(best srocc" in lines[-1]
+
+
 def test_val_fraction_zero_trains_on_the_whole_training_part(tmp_path):
     csv = brightness_dataset(tmp_path, n=10)
     run = tmp_path / "run"
@@ -329,10 +339,10 @@ def test_val_fraction_zero_trains_on_the_whole_training_part(tmp_path):
 # ----------------------------------------------------------------------------- ranking kept
 
 
-def test_train_step_adds_the_weighted_hinge_of_the_ranked_batch():
+def test_step_loss_adds_the_weighted_hinge_of_the_ranked_batch():
     """One forward pass over both batches; the loss is regression + weight x hinge."""
     from rankiqa.losses.ranking import RankingHingeLoss, ranking_hinge_loss
-    from rankiqa.training.finetune import RankingTerm, loss_fn, train_step
+    from rankiqa.training.finetune import loss_fn, step_loss
 
     torch.manual_seed(0)
     model = build_model("alexnet", "compact", input_size=64).eval()  # no dropout
@@ -344,17 +354,14 @@ def test_train_step_adds_the_weighted_hinge_of_the_ranked_batch():
         torch.zeros(4, dtype=torch.long),
     )
     with torch.no_grad():
-        expected = float(loss_fn("mse")(model(x), y)) + 0.5 * float(
+        hinge = float(
             ranking_hinge_loss(model(ranked), groups, levels, refs, margin=5.0, reduction="pairs")
         )
-    term = RankingTerm(
-        RankingHingeLoss(5.0, "reference", "pairs"), 0.5, (ranked, groups, levels, refs)
-    )
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
-    loss = train_step(model, x, y, loss_fn("mse"), optimizer, scheduler, 0, 1, term)
-    assert loss == pytest.approx(expected, rel=1e-5)
-    assert term.last > 0
+        expected = float(loss_fn("mse")(model(x), y)) + 0.5 * hinge
+    terms = step_loss(model, x, y, loss_fn("mse"), (ranked, groups, levels, refs),
+                      RankingHingeLoss(5.0, "reference", "pairs"), 0.5)
+    assert float(terms["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(terms["rank_loss"]) == pytest.approx(hinge, rel=1e-5) and hinge > 0
 
 
 def _ranked_finetune_args(tmp_path, n=10):

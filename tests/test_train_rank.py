@@ -190,12 +190,9 @@ def test_metrics_columns_are_those_of_the_docs(data, tmp_path):
     assert header == documented
 
 
-def test_curves_have_no_empty_panel_and_logs_get_progress_lines(tmp_path) -> None:
-    import io
-
+def test_curves_have_no_empty_panel(tmp_path) -> None:
     from PIL import Image
 
-    from rankiqa.training.loop import ProgressLines, progress_bar
     from rankiqa.training.runner import MetricsLog
 
     log = MetricsLog(tmp_path, columns=("loss", "rank_loss"))
@@ -204,13 +201,19 @@ def test_curves_have_no_empty_panel_and_logs_get_progress_lines(tmp_path) -> Non
     with Image.open(log.plot()) as png:
         assert png.size == (450, 320)  # one panel (4.5 x 3.2 in at 100 dpi), not two
 
-    assert isinstance(progress_bar(True, 100, 0, "train-rank"), ProgressLines)  # not a tty
-    out = io.StringIO()
-    lines = ProgressLines(100, 40, "train-rank", stream=out)
-    for _ in range(60):
-        lines.update(1)
-        lines.set_postfix(loss="0.500", val_srocc="0.812")
-    lines.close()
-    text = out.getvalue().splitlines()
-    assert len(text) == 12 and text[-1].startswith("train-rank: step 100/100 (100%), ")
-    assert text[0].startswith("train-rank: step 45/100 (45%)") and "val_srocc=0.812" in text[0]
+
+def test_without_a_terminal_progress_lines(data, tmp_path, capsys):
+    argv = ["train-rank", "--data", str(data), "--head", "compact", "--layout", "2x2x1"]
+    argv += ["--crop-size", "64", "--workers", "0", "--out"]
+    assert main([*argv, str(tmp_path / "a"), "--iters", "4", "--val-every", "2"]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()  # capsys: stderr is not a terminal
+    assert [line.split(" (")[0] for line in lines] == [f"rank step {s}/4" for s in (1, 2, 3, 4)]
+    assert "s/step, ~" in lines[0] and "pair_acc" not in lines[0]  # no validation at step 1
+    assert "pair_acc" in lines[1] and "(best pair_acc" in lines[-1]
+    # validations further apart than ~5% of the run: a line every 5% as well
+    assert main([*argv, str(tmp_path / "b"), "--iters", "40", "--val-every", "20"]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" (")[0] for line in lines] == [f"rank step {s}/40" for s in range(2, 41, 2)]
+    assert lines[-1].startswith("rank step 40/40 (100%), ") and "(best pair_acc" in lines[-1]
+    assert main([*argv, str(tmp_path / "c"), "--iters", "2", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

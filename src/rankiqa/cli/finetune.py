@@ -220,7 +220,7 @@ def add_parser(subparsers) -> None:
     run_group.add_argument(
         "--no-progress",
         action="store_true",
-        help="hide the progress bar (it is only drawn when stderr is a terminal)",
+        help="hide the progress (a bar on a terminal, else a line per validation or ~5%%)",
     )
     defaults_from(parser, FinetuneConfig, skip=("resume",))
     parser.set_defaults(run=run)
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         args,
         cache=not args.no_cache,
         resume=resume_flag(args.resume),
-        progress=not args.no_progress,  # a bar on a terminal, else a line every ~5%
+        progress=False if args.no_progress else None,
         dataset_options=dataset_options(args),
     )
     summary = finetune(config)

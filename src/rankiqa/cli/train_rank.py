@@ -117,21 +117,20 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--no-progress",
         action="store_true",
-        help="hide the progress bar (it is only drawn when stderr is a terminal)",
+        help="hide the progress (a bar on a terminal, else a line per validation or ~5%%)",
     )
     defaults_from(p, RankTrainConfig, skip=("resume",))
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-
     from rankiqa.training.rank import train_rank
 
     config = config_from(
         RankTrainConfig,
         args,
         resume=resume_flag(args.resume),
-        progress=not args.no_progress,  # a bar on a terminal, else a line every ~5%
+        progress=False if args.no_progress else None,
     )
     summary = train_rank(config)
     if summary["rank"] == 0:

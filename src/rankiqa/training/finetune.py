@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from rankiqa.core.checkpoint import load_checkpoint, save_checkpoint
+from rankiqa.core.checkpoint import load_checkpoint
 from rankiqa.core.devices import resolve_device
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_json
 from rankiqa.core.preprocess import parse_pooling
-from rankiqa.core.seeding import seed_everything, seed_step
+from rankiqa.core.seeding import seed_everything
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.ranked import BatchLayout, ranked_loader, read_ranked_sets
@@ -61,14 +61,13 @@ from rankiqa.losses.ranking import RankingHingeLoss
 from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
 from rankiqa.models.head_specs import any_size_heads, head_spec
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import training_state
-from rankiqa.training.loop import progress_bar, restore, run_loop
 from rankiqa.training.options import (
     FINETUNE_LR,
     FINETUNE_LR_DEFAULT,
     HEAD_INITS,
     FinetuneConfig,
 )
+from rankiqa.training.trainer import Trainer, resumed_config
 
 LOSSES = tuple(REGRESSION_LOSSES)
 
@@ -212,15 +211,6 @@ def calibration(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     return a, float(targets.mean() - a * scores.mean())
 
 
-def _config_from_checkpoint(config: FinetuneConfig, state: dict) -> FinetuneConfig:
-    saved = dict(state.get("args", {}))
-    known = {f.name for f in dataclasses.fields(FinetuneConfig)}
-    merged = {k: v for k, v in saved.items() if k in known}
-    for key in RESUMABLE_OVERRIDES + ("root", "out"):
-        merged[key] = getattr(config, key)
-    return FinetuneConfig(**merged)
-
-
 def validate(
     model, images: IQAImages, crops: str, crop_size: int, batch_size: int = 16
 ) -> dict[str, float]:
@@ -235,95 +225,136 @@ def validate(
     return {k: float(m[k]) for k in ("srocc", "krocc", "plcc_raw", "rmse_raw", "plcc_logistic5")}
 
 
-def _test_best(
-    best_path: Path, test_images: IQAImages, crops: str, crop_size: int, device
-) -> dict[str, Any]:
-    """Metrics of ``best.pt`` on the test part (``{}`` when there is none)."""
-    if not len(test_images) or not best_path.is_file():
-        return {}
-    from rankiqa.models import model_from_config
-
-    state = load_checkpoint(best_path)
-    model = model_from_config(state["model_config"])
-    model.load_state_dict(state["model"])
-    model.to(device)
-    return {
-        "step": int(state["step"]),
-        "crops": crops,
-        **validate(model, test_images, crops, crop_size),
-    }
-
-
-@dataclass
-class RankingTerm:
-    """The ranking half of a multi-task step: a ranked batch and how much its hinge loss counts."""
-
-    criterion: RankingHingeLoss
-    weight: float
-    batch: tuple[torch.Tensor, ...] | None = None  #: (images, groups, levels, references)
-    last: float = float("nan")  #: the hinge loss of the last step (for the log)
-
-
-def _ranking_term(
-    config: FinetuneConfig, crop_size: int, step: int, device: torch.device
-) -> tuple[RankingTerm, DataLoader]:
-    """The ranking term of a multi-task run and the loader of its ranked batches (one per step,
-    from step ``step`` on, each drawn from (seed, step) so a resumed run draws the same)."""
-    folders = [config.rank_data] if isinstance(config.rank_data, str) else config.rank_data
-    ranked = read_ranked_sets(folders)
-    layout = BatchLayout.parse(config.rank_layout)  # the sampler checks it fits
-    loader = ranked_loader(
-        ranked, layout, config.iters, crop_size, config.seed, step,
-        workers=config.workers, pin_memory=device.type == "cuda",
-    )
-    criterion = RankingHingeLoss(config.rank_margin, pairs="reference", reduction="pairs")
-    return RankingTerm(criterion, float(config.rank_weight)), loader
-
-
-def train_step(
-    model,
-    x,
-    y,
+def step_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
     criterion,
-    optimizer,
-    scheduler,
-    seed: int,
-    step: int,
-    ranking: RankingTerm | None = None,
-) -> float:
-    """One optimizer step (number ``step``, 1-based) on batch ``(x, y)``; returns the loss.
+    ranked: tuple[torch.Tensor, ...] | None = None,
+    hinge: RankingHingeLoss | None = None,
+    rank_weight: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """The loss terms of one fine-tuning step on batch ``(x, y)``.
 
-    With ``ranking``, its ranked batch goes through the network in the same forward pass and
-    ``ranking.weight`` × its hinge loss is added. Randomness inside the step (dropout) is seeded
-    from (seed, step), so a resumed run repeats an uninterrupted one; a non-finite loss stops
-    with a clear error.
+    With a ``ranked`` batch ``(images, groups, levels, references)``, it goes through the
+    network in the same forward pass and ``rank_weight`` × its ``hinge`` loss (``rank_loss``)
+    is added to the regression loss.
     """
-    seed_step(seed, step)
     device = next(model.parameters()).device
     x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-    if ranking is None or ranking.batch is None:
-        loss = criterion(model(x), y)
-    else:
-        images, groups, levels, refs = (t.to(device, non_blocking=True) for t in ranking.batch)
-        scores = model(torch.cat([x, images]))
-        hinge = ranking.criterion(scores[len(x) :], groups, levels, refs)
-        ranking.last = float(hinge.detach())
-        loss = criterion(scores[: len(x)], y) + ranking.weight * hinge
-    runner.check_finite(loss, step)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return float(loss.detach())
+    if ranked is None:
+        return {"loss": criterion(model(x), y)}
+    images, groups, levels, refs = (t.to(device, non_blocking=True) for t in ranked)
+    scores = model(torch.cat([x, images]))
+    rank_loss = hinge(scores[len(x) :], groups, levels, refs)
+    return {"loss": criterion(scores[: len(x)], y) + rank_weight * rank_loss,
+            "rank_loss": rank_loss}
+
+
+class FinetuneTask:
+    """Fine-tuning on opinion scores (a :class:`~rankiqa.training.trainer.Task`)."""
+
+    kind, select = "finetune", "srocc"
+    columns = ("loss", "rank_loss", "lr", "srocc", "krocc", "plcc_raw", "rmse_raw",
+               "plcc_logistic5")
+
+    def __init__(self, config: FinetuneConfig, state: dict | None, out: Path):
+        self.config, self.seed = config, config.seed
+        self.criterion = loss_fn(config.loss)
+        self.val_crops = parse_pooling(config.val_crops)
+        self.test_crops = parse_pooling(config.test_crops)
+        self.device = resolve_device(config.device)
+        out.mkdir(parents=True, exist_ok=True)
+        table = load_iqa_dataset(config.dataset, config.root, **config.dataset_options)
+        if state is not None and "split" in state:
+            saved = state["split"]
+            split = Split(tuple(saved["train"]), tuple(saved["test"]),
+                          val=tuple(saved.get("val", ())))
+            if not split.val and not config.all_images:  # checkpoint of an older rankiqa
+                split = _with_validation(config, table, split)
+        else:
+            split = _choose_split(config, table, out)
+        self.split = split
+        self.lr = config.lr if config.lr is not None else FINETUNE_LR.get(config.dataset, FINETUNE_LR_DEFAULT)
+        seed_everything(config.seed)
+        self.model, self.mode = build_initial_model(config, state)
+        self.crop_size = crop_size = self.model.input_size
+        head = self.model.config["head"]
+        if "full" in (self.val_crops, self.test_crops) and not head_spec(head).any_size:
+            raise UserError(f"--val-crops/--crops full need a head that accepts any size "
+                            f"({any_size_heads()}), not {head!r}")
+        self.model.to(self.device)
+        self.ranked, self.hinge = None, None
+        if config.rank_data:
+            folders = [config.rank_data] if isinstance(config.rank_data, str) else config.rank_data
+            self.ranked = read_ranked_sets(folders)
+            self.rank_layout = BatchLayout.parse(config.rank_layout)  # the sampler checks it
+            self.hinge = RankingHingeLoss(config.rank_margin, pairs="reference", reduction="pairs")
+        images = IQAImages(table, resize=config.resize, crop_size=crop_size, cache=config.cache)
+        if config.cache:
+            shown = sys.stderr.isatty() if config.progress is None else config.progress
+            images.preload(workers=config.workers, progress=shown)
+        self.train_images = subset_images(images, split.train)
+        self.val_images = subset_images(images, split.val)
+        self.test_images = subset_images(images, split.test)
+        self.head_info = (
+            {"head": "resumed"} if state
+            else init_head(self.model, config.head_init, self.mode, self.train_images, crop_size)
+        )
+        self.input = {"resize": config.resize, "test_crops": self.test_crops, "crop_size": crop_size}
+        counts = {f"{k}_images": len(getattr(split, k)) for k in ("train", "val", "test")}
+        self.info = {"lr": self.lr, "val_crops": self.val_crops, **counts, "note": (
+            "best.pt is selected on the validation part; 'test' is best.pt on the test part, "
+            f"evaluated once at the end with the recorded pooling ({self.test_crops})"
+            if split.val
+            else "no validation part (--all-images or --val-fraction 0): best.pt = the last "
+            "step" + (f"; 'test' is it on the test part ({self.test_crops})" if split.test else "")
+        )}
+
+    def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
+        c = self.config
+        opt = runner.build_optimizer(
+            self.model, c.optimizer, self.lr, c.momentum, c.weight_decay, c.head_lr_mult
+        )
+        return opt, runner.build_scheduler(opt, c.lr_step, c.lr_gamma)
+
+    def batches(self, start: int) -> Iterator[Any]:
+        c, cuda = self.config, self.device.type == "cuda"
+        batches = DataLoader(
+            TrainBatches(self.train_images, c.batch_size, self.crop_size, c.seed),
+            batch_size=None, sampler=range(start, c.iters),
+            num_workers=0 if c.cache else c.workers, pin_memory=cuda,
+        )
+        if self.ranked is None:
+            return iter(batches)
+        ranked = ranked_loader(self.ranked, self.rank_layout, c.iters, self.crop_size, c.seed,
+                               start, workers=c.workers, pin_memory=cuda)
+        return zip(batches, ranked, strict=True)
+
+    def loss(self, step: int, batch: Any) -> dict[str, torch.Tensor]:
+        (x, y), ranked = batch if self.ranked is not None else (batch, None)
+        return step_loss(self.model, x, y, self.criterion, ranked, self.hinge,
+                         float(self.config.rank_weight))
+
+    def validate(self, step: int) -> dict[str, float]:
+        if not self.split.val:
+            return {}
+        return validate(self.model, self.val_images, self.val_crops, self.crop_size)
+
+    def test(self) -> dict[str, Any]:
+        """The test part, scored once at the end (with ``best.pt``'s weights)."""
+        if not len(self.test_images):
+            return {}
+        crops = self.test_crops
+        return {"crops": crops, **validate(self.model, self.test_images, crops, self.crop_size)}
 
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Fine-tune on opinion scores; returns a summary (last/best validation metrics, timings)."""
     out = Path(config.out)
-    ckpt_path = out / "checkpoint.pt"
     state = runner.open_run(out, "finetune", config.resume)
     if state is not None:
-        config = _config_from_checkpoint(config, state)
+        config = resumed_config(config, state, RESUMABLE_OVERRIDES + ("root", "out"))
     for name in ("iters", "val_every", "log_every", "batch_size", "lr_step"):
         if int(getattr(config, name)) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive integer")
@@ -337,183 +368,19 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         value = float(getattr(config, name))
         if not (math.isfinite(value) and value > 0):
             raise UserError(f"--{name.replace('_', '-')} must be a finite number > 0, got {value}")
-    criterion = loss_fn(config.loss)
-    val_crops = parse_pooling(config.val_crops)
-    test_crops = parse_pooling(config.test_crops)
-    device = resolve_device(config.device)
-    out.mkdir(parents=True, exist_ok=True)
-
-    table = load_iqa_dataset(config.dataset, config.root, **config.dataset_options)
-    if state is not None and "split" in state:
-        saved = state["split"]
-        split = Split(tuple(saved["train"]), tuple(saved["test"]), val=tuple(saved.get("val", ())))
-        if not split.val and not config.all_images:  # checkpoint of an older rankiqa
-            split = _with_validation(config, table, split)
-    else:
-        split = _choose_split(config, table, out)
-    lr = config.lr if config.lr is not None else FINETUNE_LR.get(config.dataset, FINETUNE_LR_DEFAULT)
-
-    seed_everything(config.seed)
-    model, mode = build_initial_model(config, state)
-    crop_size = model.input_size
-    if "full" in (val_crops, test_crops) and not head_spec(model.config["head"]).any_size:
-        raise UserError(
-            f"--val-crops/--crops full need a head that accepts any size ({any_size_heads()}), "
-            f"not {model.config['head']!r}"
-        )
-    model.to(device)
-
-    images = IQAImages(table, resize=config.resize, crop_size=crop_size, cache=config.cache)
-    if config.cache:
-        images.preload(workers=config.workers, progress=config.progress and sys.stderr.isatty())
-    train_images = subset_images(images, split.train)
-    val_images = subset_images(images, split.val)
-    test_images = subset_images(images, split.test)
-    head_info = (
-        {"head": "resumed"}
-        if state
-        else init_head(model, config.head_init, mode, train_images, crop_size)
-    )
-    model.train()
-
-    optimizer = runner.build_optimizer(
-        model, config.optimizer, lr, config.momentum, config.weight_decay, config.head_lr_mult
-    )
-    scheduler = runner.build_scheduler(optimizer, config.lr_step, config.lr_gamma)
-    step, best = restore(state, optimizer, scheduler)
-
-    batches = TrainBatches(train_images, config.batch_size, crop_size, config.seed)
-    loader = DataLoader(
-        batches,
-        batch_size=None,
-        sampler=range(step, config.iters),
-        num_workers=0 if config.cache else config.workers,
-        pin_memory=device.type == "cuda",
-    )
-    ranking, batch_source = None, loader
-    if config.rank_data:
-        ranking, rank_loader = _ranking_term(config, crop_size, step, device)
-        batch_source = zip(loader, rank_loader, strict=True)
-    log = runner.MetricsLog(
-        out,
-        resume_step=step if state else None,
-        columns=(
-            "loss",
-            "rank_loss",
-            "lr",
-            "srocc",
-            "krocc",
-            "plcc_raw",
-            "rmse_raw",
-            "plcc_logistic5",
-        ),
-    )
-    args = dataclasses.asdict(config)
-    input_meta = {"resize": config.resize, "test_crops": test_crops, "crop_size": crop_size}
-    split_meta = {"train": list(split.train), "val": list(split.val), "test": list(split.test)}
+    task = FinetuneTask(config, state, out)
+    split, args = task.split, dataclasses.asdict(config)
     if state is None:
-        write_json(
-            out / "run.json",
-            {
-                "args": args,
-                "lr": lr,
-                "init": mode,
-                "head_init": head_info,
-                "model_config": model.config,
-                "train_images": len(split.train),
-                "val_images": len(split.val),
-                "test_images": len(split.test),
-                "input": input_meta,
-            },
-        )
-
-    def checkpoint(step: int, metrics: dict[str, float]) -> None:
-        payload = training_state(
-            "finetune",
-            model,
-            optimizer,
-            scheduler,
-            step,
-            args,
-            metrics,
-            best,
-            input=input_meta,
-            split=split_meta,
-            dataset=config.dataset,
-            score={"offset": 0.0, "scale": 1.0},
-        )
-        save_checkpoint(ckpt_path, payload)
-        if (metrics and best.get("step") == step) or (not split.val and step == config.iters):
-            save_checkpoint(out / "best.pt", payload)
-
-    window: list[float] = []
-    rank_window: list[float] = []
-    last_val: dict[str, float] = {}
-
-    def one_step(step: int, batch) -> float:
-        if ranking is not None:
-            batch, ranking.batch = batch
-        loss = train_step(
-            model, *batch, criterion, optimizer, scheduler, config.seed, step, ranking
-        )
-        window.append(loss)
-        if ranking is not None:
-            rank_window.append(ranking.last)
-        return loss
-
-    def log_train(step: int) -> None:
-        extra = {"rank_loss": float(np.mean(rank_window))} if rank_window else {}
-        log.log(
-            step, "train", loss=float(np.mean(window)), lr=optimizer.param_groups[0]["lr"], **extra
-        )
-        window.clear()
-        rank_window.clear()
-
-    def validate_and_checkpoint(step: int) -> None:
-        nonlocal best, last_val
-        if split.val:
-            last_val = validate(model, val_images, val_crops, crop_size)
-            log.log(step, "val", **last_val)
-            if not best or (math.isfinite(last_val["srocc"]) and last_val["srocc"] > best["srocc"]):
-                best = {"step": step, **last_val}
-        checkpoint(step, last_val)
-        log.plot()
-
-    def postfix(loss: float) -> dict[str, str]:
-        shown = {k: v for k, v in last_val.items() if k in ("srocc", "plcc_raw")}
-        return {"loss": f"{loss:.2f}", **{f"val_{k}": f"{v:.3f}" for k, v in shown.items()}}
-
-    timing = run_loop(
-        batch_source,
-        step,
-        config.iters,
-        one_step,
-        config.log_every,
-        log_train,
-        config.val_every,
-        validate_and_checkpoint,
-        progress_bar(config.progress, config.iters, step, "finetune"),
-        postfix,
-    )
-    test = _test_best(out / "best.pt", test_images, test_crops, crop_size, device)
-    summary = {
-        **timing,
-        "lr": lr,
-        "val_crops": val_crops,
-        "val": last_val,
-        "best": best,
-        "test": test,
-        "run_dir": str(out),
-        "train_images": len(split.train),
-        "val_images": len(split.val),
-        "test_images": len(split.test),
-        "note": (
-            "best.pt is selected on the validation part; 'test' is best.pt on the test part, "
-            f"evaluated once at the end with the recorded pooling ({test_crops})"
-            if split.val
-            else "no validation part (--all-images or --val-fraction 0): best.pt = the last "
-            "step" + (f"; 'test' is it on the test part ({test_crops})" if split.test else "")
-        ),
+        write_json(out / "run.json", {
+            "args": args, "lr": task.lr, "init": task.mode, "head_init": task.head_info,
+            "model_config": task.model.config, "train_images": len(split.train),
+            "val_images": len(split.val), "test_images": len(split.test), "input": task.input,
+        })
+    extra = {
+        "args": args, "input": task.input, "dataset": config.dataset,
+        "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
+        "score": {"offset": 0.0, "scale": 1.0},
     }
-    write_json(out / "summary.json", summary)
-    return summary
+    trainer = Trainer(task, out, config.iters, config.val_every, config.log_every,
+                      resume=state or False, progress=config.progress, extra=extra)
+    return trainer.fit()

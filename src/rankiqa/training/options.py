@@ -62,7 +62,7 @@ class FinetuneConfig:
     seed: int = 0
     resume: bool | str = False  #: True: continue; "auto": continue if the run exists
     device: str | None = None
-    progress: bool = True
+    progress: bool | None = None  #: None: a bar on a terminal, else a line per validation
     dataset_options: dict[str, Any] = field(default_factory=dict)
     #: ranked sets (``rankiqa distort`` folders) whose all-pairs hinge loss is added every step
     rank_data: str | list[str] | None = None
@@ -106,7 +106,7 @@ class RankTrainConfig:
     seed: int = 0
     resume: bool | str = False  #: True: continue; "auto": continue if the run exists
     device: str | None = None
-    progress: bool = True
+    progress: bool | None = None  #: None: a bar on a terminal, else a line per validation
     extra: dict[str, Any] = field(default_factory=dict)
 
 

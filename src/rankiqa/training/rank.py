@@ -1,17 +1,16 @@
 """RankIQA stage 1: train a quality network on ranked sets with the all-pairs batch loss.
 
-:func:`train_rank` runs the whole loop (single process or under ``torchrun`` with
-DistributedDataParallel), validates on held-out references (pairwise ranking accuracy and the
-mean Spearman correlation between score and level per (reference, distortion) sequence),
-logs ``metrics.csv`` / ``curves.png`` and writes atomic checkpoints that resume exactly.
+:class:`RankTask` is the task of the :class:`~rankiqa.training.trainer.Trainer` (single process
+or under ``torchrun`` with DistributedDataParallel); it validates on held-out references
+(pairwise ranking accuracy and the mean Spearman correlation between score and level per
+(reference, distortion) sequence). :func:`train_rank` runs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from rankiqa.core.checkpoint import save_checkpoint
 from rankiqa.core.devices import resolve_device
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_json
-from rankiqa.core.seeding import seed_everything, seed_step
+from rankiqa.core.seeding import seed_everything
 from rankiqa.data.ranked import (
     BatchLayout,
     EvalDataset,
@@ -38,9 +36,8 @@ from rankiqa.data.ranked import (
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
 from rankiqa.models import build_model, model_from_config
 from rankiqa.training import runner
-from rankiqa.training.checkpoint import training_state
-from rankiqa.training.loop import progress_bar, restore, run_loop
 from rankiqa.training.options import RANK_LR, RANK_LR_DEFAULT, RankTrainConfig
+from rankiqa.training.trainer import Trainer, resumed_config
 
 #: options that may differ when resuming (everything else comes from the checkpoint)
 RESUMABLE_OVERRIDES = ("iters", "val_every", "log_every", "workers", "device", "progress", "resume")
@@ -145,15 +142,6 @@ def validate(
 # ----------------------------------------------------------------------------- training
 
 
-def _config_from_checkpoint(config: RankTrainConfig, state: dict) -> RankTrainConfig:
-    saved = dict(state.get("args", {}))
-    known = {f.name for f in dataclasses.fields(RankTrainConfig)}
-    merged = {k: v for k, v in saved.items() if k in known}
-    for key in RESUMABLE_OVERRIDES + ("data", "out"):
-        merged[key] = getattr(config, key)
-    return RankTrainConfig(**merged)
-
-
 def _check_crop_size(model: nn.Module, crop_size: int) -> None:
     was_training = model.training
     model.eval()
@@ -174,6 +162,79 @@ def _set_dropout(model: nn.Module, p: float) -> None:
             module.p = p
 
 
+class RankTask:
+    """Ranking training on a ranked set (a :class:`~rankiqa.training.trainer.Task`)."""
+
+    kind, select = "rank", ("pair_acc", "srcc")
+    columns = ("loss", "pair_acc", "lr", "srcc", "hinge")  # as in docs/ranking.md
+
+    def __init__(self, config: RankTrainConfig, state: dict | None, dist: runner.DistInfo):
+        self.config, self.seed, self.dist = config, config.seed, dist
+        self.device = resolve_device(config.device, dist.local_rank)
+        ranked = read_ranked_set(config.data)
+        self.train_refs, self.val_refs = split_references(
+            ranked.references, config.val_fraction, config.seed
+        )
+        self.train_set, self.val_set = ranked.subset(self.train_refs), ranked.subset(self.val_refs)
+        self.layout, family = resolve_layout(config.layout, ranked)
+        check_layout(self.layout, self.train_set, dist.world_size)
+        self.lr = config.lr if config.lr is not None else RANK_LR.get(family, RANK_LR_DEFAULT)
+        seed_everything(config.seed)
+        if state is not None:
+            model = model_from_config(state["model_config"])
+            model.load_state_dict(state["model"])
+        else:
+            model = build_model(
+                config.backbone, config.head, config.backbone_weights, input_size=config.crop_size
+            )
+        if config.dropout is not None:
+            _set_dropout(model, config.dropout)
+        self.crop_size = model.input_size
+        _check_crop_size(model, self.crop_size)
+        self.model = model.to(self.device)
+        self.net = runner.wrap_ddp(model, self.device)
+        self.criterion = RankingHingeLoss(config.margin, config.pairs, config.reduction)
+        self.validate_first = bool(self.val_refs)  # the starting point of the curves
+        self.info = {"layout": str(self.layout), "lr": self.lr, "rank": dist.rank}
+        self.counts = [0, 0]  # pairs ordered right, pairs, since the last train row
+
+    def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
+        c = self.config
+        opt = runner.build_optimizer(
+            self.model, c.optimizer, self.lr, c.momentum, c.weight_decay, c.head_lr_mult
+        )
+        return opt, runner.build_scheduler(opt, c.lr_step, c.lr_gamma)
+
+    def batches(self, start: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        c, dist = self.config, self.dist
+        return iter(ranked_loader(
+            self.train_set, self.layout, c.iters, self.crop_size, seed=c.seed, start=start,
+            rank=dist.rank, world_size=dist.world_size, workers=c.workers,
+            pin_memory=self.device.type == "cuda",
+        ))
+
+    def loss(self, step: int, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        images, groups, levels, refs = batch
+        scores = self.net(images.to(self.device, non_blocking=True))
+        to = self.device
+        loss = self.criterion(scores, groups.to(to), levels.to(to), refs.to(to))
+        correct, pairs = ranking_accuracy(scores.detach(), groups, levels, refs, self.config.pairs)
+        self.counts = [self.counts[0] + correct, self.counts[1] + pairs]
+        return {"loss": loss}
+
+    def train_metrics(self) -> dict[str, float]:
+        """Pair accuracy of the training batches since the last row, over every process."""
+        stats = torch.tensor(self.counts, dtype=torch.float64, device=self.device)
+        right, total = runner.all_reduce_sum(stats).tolist()
+        self.counts = [0, 0]
+        return {"pair_acc": right / total if total else float("nan")}
+
+    def validate(self, step: int) -> dict[str, float]:
+        if not self.val_refs:
+            return {}
+        return validate(self.model, self.val_set, self.crop_size, self.device, self.config.margin)
+
+
 def train_rank(
     config: RankTrainConfig, on_step: Callable[[int, float], None] | None = None
 ) -> dict[str, Any]:
@@ -191,12 +252,9 @@ def train_rank(
 def _train(
     config: RankTrainConfig, dist: runner.DistInfo, on_step: Callable[[int, float], None] | None
 ) -> dict[str, Any]:
-    out = Path(config.out)
-    ckpt_path = out / "checkpoint.pt"
-    state = runner.open_run(out, "rank", config.resume)
+    state = runner.open_run(config.out, "rank", config.resume)
     if state is not None:
-        config = _config_from_checkpoint(config, state)
-    device = resolve_device(config.device, dist.local_rank)
+        config = resumed_config(config, state, RESUMABLE_OVERRIDES + ("data", "out"))
     if config.pairs not in ("reference", "group"):
         raise UserError(f"--pairs: expected reference or group, got {config.pairs!r}")
     for name in ("iters", "val_every", "log_every", "lr_step"):
@@ -206,170 +264,24 @@ def _train(
         raise UserError("--workers must be 0 (load in the main process) or more")
     if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
         raise UserError(f"--lr must be a finite number > 0, got {config.lr}")
-
-    ranked = read_ranked_set(config.data)
-    train_refs, val_refs = split_references(ranked.references, config.val_fraction, config.seed)
-    train_set, val_set = ranked.subset(train_refs), ranked.subset(val_refs)
-    layout, family = resolve_layout(config.layout, ranked)
-    check_layout(layout, train_set, dist.world_size)
-    lr = config.lr if config.lr is not None else RANK_LR.get(family, RANK_LR_DEFAULT)
-
-    seed_everything(config.seed)
-    if state is not None:
-        model = model_from_config(state["model_config"])
-        model.load_state_dict(state["model"])
-    else:
-        model = build_model(
-            config.backbone, config.head, config.backbone_weights, input_size=config.crop_size
-        )
-    if config.dropout is not None:
-        _set_dropout(model, config.dropout)
-    crop_size = model.input_size
-    _check_crop_size(model, crop_size)
-    model.to(device)
-    optimizer = runner.build_optimizer(
-        model, config.optimizer, lr, config.momentum, config.weight_decay, config.head_lr_mult
-    )
-    scheduler = runner.build_scheduler(optimizer, config.lr_step, config.lr_gamma)
-    step, best = restore(state, optimizer, scheduler)
-    net = runner.wrap_ddp(model, device)
-    criterion = RankingHingeLoss(config.margin, config.pairs, config.reduction)
-
-    loader = ranked_loader(
-        train_set, layout, config.iters, crop_size, seed=config.seed, start=step,
-        rank=dist.rank, world_size=dist.world_size, workers=config.workers,
-        pin_memory=device.type == "cuda",
-    )
-    log = runner.MetricsLog(
-        out,
-        resume_step=step if state else None,
-        enabled=dist.is_main,
-        columns=("loss", "pair_acc", "lr", "srcc", "hinge"),  # as in docs/ranking.md
-    )
+    task = RankTask(config, state, dist)
     args = dataclasses.asdict(config)
     if dist.is_main:
-        write_json(
-            out / "run.json",
-            {
-                "args": args,
-                "layout": str(layout),
-                "lr": lr,
-                "train_references": train_refs,
-                "val_references": val_refs,
-                "world_size": dist.world_size,
-                "model_config": model.config,
-            },
-        )
-
-    def checkpoint(step: int, metrics: dict[str, float]) -> None:
-        payload = training_state(
-            "rank",
-            model,
-            optimizer,
-            scheduler,
-            step,
-            args,
-            metrics,
-            best,
-            layout=str(layout),
-            val_references=val_refs,
-        )
-        save_checkpoint(ckpt_path, payload)
-        if metrics and best.get("step") == step:
-            save_checkpoint(out / "best.pt", payload)
-
-    window = {"loss": 0.0, "correct": 0, "pairs": 0, "n": 0}
-    last_val: dict[str, float] = {}
-    started = last_plot = time.perf_counter()
-    first_step = step
-    if step == 0 and val_refs and dist.is_main:  # the starting point of the curves
-        initial = validate(model, val_set, crop_size, device, config.margin)
-        log.log(0, "val", **initial)
-    runner.barrier()
-    net.train()
-
-    def one_step(step: int, batch: tuple[torch.Tensor, ...]) -> float:
-        images, groups, levels, refs = batch
-        seed_step(config.seed, step, dist.rank)
-        images = images.to(device, non_blocking=True)
-        scores = net(images)
-        loss = criterion(scores, groups.to(device), levels.to(device), refs.to(device))
-        reduced = runner.all_reduce_sum(loss.detach().clone()) / dist.world_size
-        runner.check_finite(reduced, step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-
-        correct, pairs = ranking_accuracy(scores.detach(), groups, levels, refs, config.pairs)
-        window["loss"] += float(reduced)
-        window["correct"] += correct
-        window["pairs"] += pairs
-        window["n"] += 1
-        if on_step is not None:
-            on_step(step, float(reduced))
-        return float(reduced)
-
-    def log_train(step: int) -> None:
-        stats = torch.tensor([window["correct"], window["pairs"]], dtype=torch.float64)
-        stats = runner.all_reduce_sum(stats)
-        log.log(
-            step,
-            "train",
-            loss=window["loss"] / window["n"],
-            pair_acc=float(stats[0] / stats[1]) if stats[1] else float("nan"),
-            lr=optimizer.param_groups[0]["lr"],
-        )
-        window.update(loss=0.0, correct=0, pairs=0, n=0)
-
-    def validate_and_checkpoint(step: int) -> None:
-        nonlocal best, last_val, last_plot
-        if dist.is_main:
-            if val_refs:
-                last_val = validate(model, val_set, crop_size, device, config.margin)
-                log.log(step, "val", **last_val)
-                key = (last_val["pair_acc"], last_val["srcc"])
-                if not best or key > (best["pair_acc"], best["srcc"]):
-                    best = {"step": step, **last_val}
-            checkpoint(step, last_val)
-            if step == config.iters or time.perf_counter() - last_plot > 60:
-                log.plot()  # throttled: matplotlib is slow next to a tiny model
-                last_plot = time.perf_counter()
-        runner.barrier()
-
-    timing = run_loop(
-        loader,
-        step,
-        config.iters,
-        one_step,
-        config.log_every,
-        log_train,
-        config.val_every,
-        validate_and_checkpoint,
-        progress_bar(dist.is_main and config.progress, config.iters, step, "train-rank"),
-        lambda loss: {"loss": f"{loss:.3f}", **_fmt(last_val)},
-        started=started,
-    )
-    summary = {
-        **timing,
-        "layout": str(layout),
-        "lr": lr,
-        "val": last_val,
-        "best": best,
-        "initial_val": initial if first_step == 0 and val_refs and dist.is_main else {},
-        "run_dir": str(out),
-        "rank": dist.rank,
-    }
-    if dist.is_main:
-        write_json(out / "summary.json", summary)
-    return summary
-
-
-def _fmt(metrics: dict[str, float]) -> dict[str, str]:
-    return {f"val_{k}": f"{v:.3f}" for k, v in metrics.items() if k != "hinge" and math.isfinite(v)}
+        Path(config.out).mkdir(parents=True, exist_ok=True)
+        write_json(Path(config.out) / "run.json", {
+            "args": args, "layout": str(task.layout), "lr": task.lr,
+            "train_references": task.train_refs, "val_references": task.val_refs,
+            "world_size": dist.world_size, "model_config": task.model.config,
+        })
+    extra = {"args": args, "layout": str(task.layout), "val_references": task.val_refs}
+    trainer = Trainer(task, config.out, config.iters, config.val_every, config.log_every,
+                      resume=state or False, progress=config.progress, extra=extra,
+                      on_step=on_step)
+    return trainer.fit()
 
 
 __all__ = [
+    "RankTask",
     "ranking_metrics",
     "resolve_layout",
     "score_images",
