@@ -31,7 +31,7 @@ from rankiqa.core.preprocess import decode_size_hint, image_views, to_float_tens
 from rankiqa.inference import load_model
 from rankiqa.inference.model.iqa_model import IQAModel
 from rankiqa.inference.model.loading import untrained_model
-from rankiqa.inference.scoring.api import packaged_models_dir
+from rankiqa.inference.model.paths import packaged_models_dir
 from rankiqa.inference.scoring.batch import iter_scores
 from rankiqa.inference.scoring.cpu import tune_malloc
 
