@@ -40,7 +40,9 @@ def export_graph(model_path: str | Path, out: str | Path | None = None) -> Path:
     export_onnx(
         model, out, dynamic_size=True, feature_maps=True, extra_metadata={SOURCE_DIGEST_KEY: digest}
     )
-    side = {SOURCE_DIGEST_KEY: digest, "model_file": model_path.name}
+    # how the head pools a region's feature maps: what quality maps without torch reproduce
+    pooling = "mean_std" if getattr(model.net.head, "multi_level", False) else "mean_max"
+    side = {SOURCE_DIGEST_KEY: digest, "model_file": model_path.name, "pooling": pooling}
     write_text_atomic(Path(f"{out}.json"), json.dumps(side, indent=1) + "\n")
     return out
 

@@ -15,12 +15,8 @@ from typing import Any
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import read_metadata
 from rankiqa.core.protocol import InputProtocol
-from rankiqa.inference.model.paths import (
-    DEFAULT_MODEL_NAME,
-    MODEL_SUFFIX,
-    packaged_model_names,
-    packaged_models_dir,
-)
+from rankiqa.inference.model import paths
+from rankiqa.inference.model.paths import DEFAULT_MODEL_NAME, MODEL_SUFFIX
 
 #: licence text for packaged models whose metadata states none
 UNSTATED_LICENCE = (
@@ -38,7 +34,7 @@ def list_models() -> list[str]:
     >>> "default" in list_models()
     True
     """
-    return packaged_model_names()
+    return paths.packaged_model_names()
 
 
 @dataclass(frozen=True)
@@ -115,7 +111,7 @@ def get_model_weights(name: str | os.PathLike = DEFAULT_MODEL_NAME) -> ModelWeig
     path = Path(name)
     if not path.is_file():
         stem = str(name).removesuffix(MODEL_SUFFIX)
-        path = packaged_models_dir() / f"{stem}{MODEL_SUFFIX}"
+        path = paths.packaged_models_dir() / f"{stem}{MODEL_SUFFIX}"
         if "/" in stem or os.sep in stem or not path.is_file():
             available = ", ".join(list_models()) or "none"
             raise UserError(f"no packaged model {str(name)!r} (packaged models: {available})")

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,8 +40,9 @@ from rankiqa.inference.model.map_grid import (
 from rankiqa.inference.model.paths import graph_of, resolve_model_path
 from rankiqa.inference.scoring.views import image_views, prepare_image, to_float_chw
 
-#: heads whose quality maps the torch-free path computes (pooled feature maps + an MLP)
-MAP_HEADS = ("stats", "compact")
+#: region poolings the torch-free maps reproduce (the graph's side file names the head's):
+#: per-channel mean and std of every tapped stage, or mean and max of the last feature map
+POOLINGS = ("mean_std", "mean_max")
 
 
 class OnnxModel:
@@ -63,6 +65,11 @@ class OnnxModel:
         self.threads = threads
         self._session = None
         self._head: dict[str, np.ndarray] | None = None
+        try:
+            side = json.loads(Path(f"{self.graph}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            side = {}
+        self.pooling = side.get("pooling") if isinstance(side, dict) else None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_session": None}
@@ -135,9 +142,11 @@ class OnnxModel:
         clip: bool = True,
     ) -> QualityMap:
         """Local quality of an image, as :func:`rankiqa.inference.model.regions.quality_map`."""
-        head = self.config.get("head")
-        if head not in MAP_HEADS:
-            raise UserError(f"quality maps without torch support the {'/'.join(MAP_HEADS)} heads")
+        if self.pooling not in POOLINGS:
+            raise UserError(
+                f"{self.graph}: no region pooling recorded for quality maps; regenerate it: "
+                "python -m rankiqa.inference.export.packaged"
+            )
         if overlap < 1:
             raise UserError(f"overlap must be >= 1, got {overlap}")
         array = self.decode(image, max_pixels, exact_decode=True)
@@ -153,7 +162,7 @@ class OnnxModel:
         outputs = self.session.run(None, {"image": np.ascontiguousarray(prepared[None])})
         score, features = outputs[0], outputs[1:]
         grid = cells(height, width, region_px, overlap)
-        raw = self._region_outputs(head, [f[0] for f in features], grid, overlap)
+        raw = self._region_outputs([f[0] for f in features], grid, overlap)
         values = scale_scores(raw.astype(np.float32), self.score_meta).astype(np.float32)
         bounds = score_range(self) if clip else None
         if bounds is not None:
@@ -175,7 +184,7 @@ class OnnxModel:
             self._head = {k.removeprefix("head."): v for k, v in tensors.items()}
         return self._head
 
-    def _region_outputs(self, head: str, features, grid, overlap) -> np.ndarray:
+    def _region_outputs(self, features, grid, overlap) -> np.ndarray:
         """Head outputs per region (rows × cols) from C×h×w feature maps."""
         pooled = []
         for f in features:
@@ -183,7 +192,7 @@ class OnnxModel:
             cols = _window_matrix(f.shape[2], grid[1], overlap)
             f64 = f.astype(np.float64)
             mean = np.einsum("rh,chw,sw->rsc", rows, f64, cols)
-            if head == "stats":
+            if self.pooling == "mean_std":
                 square = np.einsum("rh,chw,sw->rsc", rows, f64 * f64, cols)
                 count = f.shape[1] * f.shape[2] * overlap * overlap / (grid[0] * grid[1])
                 var = np.maximum(square - mean * mean, 0.0)
