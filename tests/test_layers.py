@@ -9,7 +9,7 @@ Layers, bottom to top (a module may import its own package and any lower layer o
       -> cli -> __main__
 
 Each name has one home: the old paths of core modules (``rankiqa.errors``, ``rankiqa.imageio``,
-``rankiqa.core.model_file``, ``rankiqa.core.preprocess``) are gone, no module re-exports
+``rankiqa.inference.model_file``, ``rankiqa.inference.preprocess``) are gone, no module re-exports
 a core name, and ruff bans the old import paths (``banned-api`` in ``pyproject.toml``). A new
 top-level package must be added to ``LAYERS`` (where does it belong?).
 """
@@ -260,8 +260,8 @@ def test_checker_finds_cycles() -> None:
 OLD_MODULES = (
     "rankiqa.errors",
     "rankiqa.imageio",
-    "rankiqa.core.model_file",
-    "rankiqa.core.preprocess",
+    "rankiqa.inference.model_file",
+    "rankiqa.inference.preprocess",
 )
 OLD_NAMES = (
     "rankiqa.inference.InputProtocol",

@@ -13,7 +13,7 @@ import rankiqa
 from conftest import natural_image
 from rankiqa.core.errors import UserError
 from rankiqa.core.preprocess import InputProtocol, InputTransform, image_views, to_float_tensor
-from rankiqa.inference.model.iqa_model import paths
+from rankiqa.inference.model import paths
 from rankiqa.inference.model.loading import untrained_model
 from rankiqa.inference.model.saving import save_model
 from rankiqa.models import model_from_config
