@@ -211,7 +211,7 @@ def fuzz(
     """Build at least ``cases`` mutants, decode them, and summarise (the benchmark's JSON)."""
     from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
     from rankiqa.core.model_file import read_metadata
-    from rankiqa.inference.api import packaged_models_dir
+    from rankiqa.inference.model.paths import packaged_models_dir
 
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     protocol = read_metadata(packaged_models_dir() / "default.safetensors")["input"]

@@ -41,9 +41,9 @@ from PIL import Image
 from rankiqa.core.imageio import find_images, read_image
 from rankiqa.core.preprocess import prepare_image, to_float_tensor
 from rankiqa.inference import load_model
-from rankiqa.inference.batch import iter_scores
-from rankiqa.inference.quality_map import quality_map
-from rankiqa.inference.runtime import tune_malloc
+from rankiqa.inference.model.regions import quality_map
+from rankiqa.inference.scoring.batch import iter_scores
+from rankiqa.inference.scoring.cpu import tune_malloc
 from rankiqa.report.html import make_report
 
 THREADS = 2

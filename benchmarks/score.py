@@ -1,7 +1,7 @@
 """End-to-end scoring speed (decode included) on generated 500×500 JPEG and BMP images.
 
 Prints one JSON object: images/s for the default model through the shipped pipeline
-(``rankiqa.inference.batch.iter_scores``, as ``rankiqa score`` runs it), an ablation that adds
+(``rankiqa.inference.scoring.batch.iter_scores``, as ``rankiqa score`` runs it), an ablation that adds
 the speed tricks one at a time, the paper's protocol (VGG-16, 30 random 224 crops per image,
 random weights) and a classic offline baseline (OpenCV Laplacian-variance sharpness).
 All numbers come from one process with 2 torch threads; compare ratios within one run.
@@ -29,11 +29,11 @@ from PIL import Image
 from rankiqa.core.imageio import read_image
 from rankiqa.core.preprocess import decode_size_hint, image_views, to_float_tensor
 from rankiqa.inference import load_model
-from rankiqa.inference.api import packaged_models_dir
-from rankiqa.inference.batch import iter_scores
-from rankiqa.inference.export import untrained_model
-from rankiqa.inference.model import IQAModel
-from rankiqa.inference.runtime import tune_malloc
+from rankiqa.inference.model.iqa_model import IQAModel
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.paths import packaged_models_dir
+from rankiqa.inference.scoring.batch import iter_scores
+from rankiqa.inference.scoring.cpu import tune_malloc
 
 THREADS = 2
 SIZE = 500
@@ -325,7 +325,7 @@ def main() -> None:
     result["default_model"]["end_to_end"] = rates.pop("shipped")
     result["default_model"]["end_to_end_others"] = rates
     result["default_model"]["pipeline"] = (
-        f"rankiqa.inference.batch.iter_scores (= rankiqa score): batch {args.batch_size}, "
+        f"rankiqa.inference.scoring.batch.iter_scores (= rankiqa score): batch {args.batch_size}, "
         f"{args.workers} decoding workers, JPEG draft decoding, runtime "
         f"{model.runtime_name} (channels_last + inference_mode for torch; onnxruntime: each "
         "worker scores its images with its own 1-thread session), glibc malloc tuning"

@@ -27,8 +27,8 @@ import torch
 from PIL import Image
 
 import rankiqa
-from rankiqa.inference.batch import ScoredImage, iter_scores
-from rankiqa.inference.runtime import configure_cpu
+from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
+from rankiqa.inference.scoring.cpu import configure_cpu
 from score import synthetic_photo  # benchmarks/score.py's images (this folder is on the path)
 
 CORES = 2

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rankiqa.inference import load_model
-from rankiqa.inference.batch import iter_scores
+from rankiqa.inference.scoring.batch import iter_scores
 
 
 def pair_accuracy(rows: list[dict], scores: dict[str, float]) -> dict[str, float]:

@@ -19,7 +19,7 @@ END = "<!-- /metadata-example -->"
 
 def generated_block() -> str:
     from rankiqa.core.model_file import read_metadata
-    from rankiqa.inference.api import packaged_models_dir
+    from rankiqa.inference.model.paths import packaged_models_dir
 
     meta = read_metadata(packaged_models_dir() / "default.safetensors")
     training = meta.get("training") or {}

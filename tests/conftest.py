@@ -34,7 +34,8 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def stats_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny untrained shallow + stats-head model file (maps and report tests)."""
-    from rankiqa.inference.export import save_model, untrained_model
+    from rankiqa.inference.model.loading import untrained_model
+    from rankiqa.inference.model.saving import save_model
 
     model = untrained_model(
         "shallow",

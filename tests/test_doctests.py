@@ -24,7 +24,8 @@ def test_public_functions_have_examples() -> None:
     """Every public function of the scoring API, losses and distortions shows an example."""
     import rankiqa.distortions as distortions
     import rankiqa.losses as losses
-    from rankiqa.inference import api, registry
+    from rankiqa.inference.model import registry
+    from rankiqa.inference.scoring import api
 
     functions = [
         api.load_model,

@@ -174,7 +174,7 @@ def test_evaluate_splits_summary_and_plot(tmp_path, tiny_checkpoint, capsys):
 
 def test_evaluate_model_file(tmp_path, tiny_checkpoint, capsys):
     from rankiqa.inference import load_model
-    from rankiqa.inference.export import save_model
+    from rankiqa.inference.model.saving import save_model
 
     model_file = save_model(load_model(tiny_checkpoint), tmp_path / "tiny.safetensors")
     csv = make_csv_dataset(tmp_path, n=6)

@@ -12,7 +12,8 @@ import torch
 from rankiqa.cli import main
 from rankiqa.core.model_file import read_metadata
 from rankiqa.inference import load_model
-from rankiqa.inference.export import save_model, untrained_model
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -81,7 +82,7 @@ def test_checkpoint_to_model_file_with_metadata_options(tmp_path: Path, capsys) 
     assert metadata["input"] == {"resize": 256, "test_crops": "center", "crop_size": 192}
     assert metadata["name"] == "mine"
     assert metadata["licence"] == "CC-BY-4.0"
-    from rankiqa.inference.registry import get_model_weights
+    from rankiqa.inference.model.registry import get_model_weights
 
     assert get_model_weights(out).meta["licence"] == "CC-BY-4.0"
     assert metadata["metrics"]["clive_val_srocc"] == 0.81
@@ -108,7 +109,7 @@ def test_export_errors(tmp_path: Path, capsys, args, message) -> None:
 
 def test_export_model_library_function(tmp_path: Path) -> None:
     from rankiqa.core.errors import UserError
-    from rankiqa.inference.export import export_model
+    from rankiqa.inference.export.onnx import export_model
 
     source = save_model(tiny(), tmp_path / "src.safetensors")
     out = export_model(

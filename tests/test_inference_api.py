@@ -13,7 +13,8 @@ from conftest import natural_image
 from rankiqa.core.errors import UserError
 from rankiqa.core.imageio import ImageReadError
 from rankiqa.core.preprocess import InputProtocol, image_views, parse_test_crops, resize_shorter
-from rankiqa.inference.export import save_model, untrained_model
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
 
 
 def tiny_model(test_crops: str = "center", resize: int | None = 200):
@@ -115,7 +116,7 @@ def test_bad_test_crops_rejected(spec: str) -> None:
 
 @pytest.mark.parametrize("crops", ["center", "full", "crops:5", "grid"])
 def test_with_protocol_is_differentiable_and_agrees_with_score(crops: str) -> None:
-    from rankiqa.inference.export import untrained_model
+    from rankiqa.inference.model.loading import untrained_model
 
     head = "stats" if crops == "full" else "paper"
     protocol = {"resize": 200, "test_crops": crops, "crop_size": 192}

@@ -127,6 +127,20 @@ def package_cycles(edges: list[tuple[str, str, int]], packages: dict[str, bool])
         # a package's __init__ re-exporting its own submodules is not a cycle
         if a != b and not b.startswith(a + ".") and not a.startswith(b + "."):
             graph.setdefault(a, set()).add(b)
+    return strongly_connected(graph)
+
+
+def module_cycles(edges: list[tuple[str, str, int]]) -> list[list[str]]:
+    """Cycles in the graph of modules: every import counts, at module level or inside a
+    function, so a circle kept alive by a function-level import is found too."""
+    graph: dict[str, set[str]] = {}
+    for importer, imported, _ in edges:
+        graph.setdefault(importer, set()).add(imported)
+    return strongly_connected(graph)
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected sets of more than one node (each holds a cycle)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -171,6 +185,21 @@ def test_no_cycles_between_packages() -> None:
     _, packages, edges = collect()
     cycles = package_cycles(edges, packages)
     assert not cycles, f"package cycles: {cycles}"
+
+
+def test_no_cycles_between_modules() -> None:
+    _, _, edges = collect()
+    cycles = module_cycles(edges)
+    assert not cycles, f"module import cycles: {cycles}"
+
+
+def test_checker_finds_module_cycles() -> None:
+    edges = [
+        ("rankiqa.inference.a", "rankiqa.inference.b", 1),
+        ("rankiqa.inference.b", "rankiqa.inference.a", 9),  # e.g. inside a function
+        ("rankiqa.inference.b", "rankiqa.core.c", 1),
+    ]
+    assert module_cycles(edges) == [["rankiqa.inference.a", "rankiqa.inference.b"]]
 
 
 def test_core_imports_nothing_above_it() -> None:

@@ -15,8 +15,9 @@ from conftest import natural_image
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import read_metadata, read_model_file, save_model_file
 from rankiqa.inference import load_model
-from rankiqa.inference.api import packaged_models_dir
-from rankiqa.inference.export import export_checkpoint, save_model, untrained_model
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.paths import packaged_models_dir
+from rankiqa.inference.model.saving import export_checkpoint, save_model
 
 TINY_INPUT = {"resize": 200, "test_crops": "center", "crop_size": 192}
 

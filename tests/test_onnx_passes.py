@@ -10,7 +10,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from rankiqa.inference.onnx_passes import fold_pads_into_convs  # noqa: E402
+from rankiqa.inference.export.passes import fold_pads_into_convs  # noqa: E402
 
 
 def _pad_conv_model(pads, value=None, second_reader=False, dynamic_pads=False):

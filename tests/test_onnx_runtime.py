@@ -10,8 +10,8 @@ import torch
 pytest.importorskip("onnxruntime")
 
 from rankiqa.core.errors import UserError  # noqa: E402
-from rankiqa.inference.export import untrained_model  # noqa: E402
-from rankiqa.inference.onnx_runtime import (  # noqa: E402
+from rankiqa.inference.model.loading import untrained_model  # noqa: E402
+from rankiqa.inference.scoring.onnx_runtime import (  # noqa: E402
     attach_onnx_runtime,
     model_digest,
     select_runtime,
@@ -76,7 +76,7 @@ def test_workers_score_with_their_own_sessions_in_order(lite_model, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from rankiqa.inference.batch import iter_scores
+    from rankiqa.inference.scoring.batch import iter_scores
 
     rng = np.random.default_rng(0)
     paths = []

@@ -14,8 +14,9 @@ import rankiqa
 from conftest import natural_image
 from rankiqa.cli import main
 from rankiqa.core.imageio import read_image
-from rankiqa.inference.export import untrained_model
-from rankiqa.inference.quality_map import expected_grid, quality_map, region_scores
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.map_grid import expected_grid
+from rankiqa.inference.model.regions import quality_map, region_scores
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.report.overlay import resample_map
 
@@ -104,7 +105,7 @@ def test_map_tracks_the_score_and_blur_on_kodak(shared_dir: Path) -> None:
 
 
 def test_resample_map_places_values_at_region_centres() -> None:
-    from rankiqa.inference.quality_map import QualityMap
+    from rankiqa.inference.model.map_grid import QualityMap
 
     qmap = QualityMap(np.array([[10.0, 20.0, 30.0]], np.float32), 20.0, 40.0, 40.0, (40, 120))
     row = resample_map(qmap, 40, 120)[0]
@@ -165,7 +166,7 @@ def test_map_pass_gives_the_score_of_a_full_image_protocol(tmp_path: Path) -> No
 
 
 def test_ranking_only_maps_are_not_clipped_to_0_100() -> None:
-    from rankiqa.inference.quality_map import score_range
+    from rankiqa.inference.model.map_grid import score_range
 
     model = untrained_model("shallow", head="stats", score={"offset": 500.0, "scale": 1000.0})
     model.metadata["score"]["range"] = None  # an arbitrary scale, as ranking-only models have

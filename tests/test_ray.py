@@ -25,9 +25,10 @@ from PIL import Image
 import rankiqa
 from image_fixtures import natural_image
 from rankiqa.cli import main
-from rankiqa.inference.batch import iter_scores
-from rankiqa.inference.export import save_model, untrained_model
-from rankiqa.inference.model import IQAModel
+from rankiqa.inference.model.iqa_model import IQAModel
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
+from rankiqa.inference.scoring.batch import iter_scores
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="Ray is not installed: pip install '.[ray]'")
@@ -67,7 +68,7 @@ def read_jsonl(path: Path) -> list[dict]:
 # ---------------------------------------------------------------------------- without Ray
 def test_core_package_does_not_import_ray() -> None:
     code = (
-        "import sys, rankiqa, rankiqa.cli, rankiqa.cli.score, rankiqa.inference.batch; "
+        "import sys, rankiqa, rankiqa.cli, rankiqa.cli.score, rankiqa.inference.scoring.batch; "
         "rankiqa.cli.build_parser(); print(sorted(m for m in sys.modules if m == 'ray' or "
         "m.startswith('ray.')))"
     )

@@ -69,7 +69,8 @@ def test_no_head_name_outside_the_tables() -> None:
 
 def test_head_abilities_drive_the_callers(monkeypatch) -> None:
     pytest.importorskip("torch")
-    from rankiqa.inference.export import supports_dynamic_size, untrained_model
+    from rankiqa.inference.export.onnx import supports_dynamic_size
+    from rankiqa.inference.model.loading import untrained_model
 
     model = untrained_model("shallow", "compact", input={"crop_size": 64})
     assert supports_dynamic_size(model)
@@ -90,7 +91,7 @@ def test_every_head_builds_on_every_backbone() -> None:
 
 def test_onnx_preference_is_a_backbone_fact() -> None:
     pytest.importorskip("torch")
-    from rankiqa.inference.onnx_runtime import ONNX_PREFERRED
+    from rankiqa.inference.scoring.onnx_runtime import ONNX_PREFERRED
 
     assert set(ONNX_PREFERRED) == {n for n, s in BACKBONES.items() if s.depthwise}
     assert "efficientnet_lite0" in ONNX_PREFERRED and "alexnet" not in ONNX_PREFERRED

@@ -13,8 +13,9 @@ import rankiqa
 from conftest import natural_image
 from rankiqa.core.errors import UserError
 from rankiqa.core.preprocess import InputProtocol, InputTransform, image_views, to_float_tensor
-from rankiqa.inference import registry
-from rankiqa.inference.export import save_model, untrained_model
+from rankiqa.inference.model import paths
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
 from rankiqa.models import model_from_config
 
 
@@ -28,7 +29,7 @@ def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     model.metadata["training"]["recipe"] = "recipes/tiny.sh"
     model.metadata["metrics"] = {"clive_srocc_median": 0.5}
     save_model(model, tmp_path / "tiny.safetensors")
-    monkeypatch.setattr(registry, "packaged_models_dir", lambda: tmp_path)
+    monkeypatch.setattr(paths, "packaged_models_dir", lambda: tmp_path)
     return tmp_path
 
 

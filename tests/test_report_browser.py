@@ -20,7 +20,8 @@ from PIL import Image
 import rankiqa
 from conftest import natural_image
 from rankiqa.cli import main
-from rankiqa.inference.export import save_model, untrained_model
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
 from rankiqa.report.html import PAGE_SIZE, make_report
 
 CHROMIUM = next(

@@ -10,8 +10,8 @@ from conftest import natural_image
 from rankiqa.core.imageio import ImageReadError
 from rankiqa.core.model_file import SQUASH_CENTER, scale_scores
 from rankiqa.core.preprocess import MIN_SIDE
-from rankiqa.inference.export import untrained_model
-from rankiqa.inference.quality_map import quality_map
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.regions import quality_map
 
 
 def squashed(offset: float, scale: float):

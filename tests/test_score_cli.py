@@ -15,8 +15,9 @@ from PIL import Image
 from conftest import natural_image
 from rankiqa.cli import main
 from rankiqa.inference import load_model
-from rankiqa.inference.export import save_model, untrained_model
-from rankiqa.inference.inputs import expand_inputs, select_shard, shard_of
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
+from rankiqa.inference.scoring.inputs import expand_inputs, select_shard, shard_of
 from test_imageio import forged_png
 
 
@@ -215,7 +216,8 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
     from PIL import Image
 
-    from rankiqa.inference.export import save_model, untrained_model
+    from rankiqa.inference.model.loading import untrained_model
+    from rankiqa.inference.model.saving import save_model
 
     model = save_model(untrained_model("shallow"), tmp_path / "m.safetensors")
     for i in range(40):

@@ -17,9 +17,10 @@ from PIL import Image
 from conftest import natural_image
 from rankiqa.cli import main
 from rankiqa.inference import load_model
-from rankiqa.inference.export import save_model, untrained_model
-from rankiqa.inference.inputs import expand_inputs, find_inputs
-from rankiqa.inference.results import shorten_middle
+from rankiqa.inference.model.loading import untrained_model
+from rankiqa.inference.model.saving import save_model
+from rankiqa.inference.scoring.inputs import expand_inputs, find_inputs
+from rankiqa.inference.scoring.results import shorten_middle
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

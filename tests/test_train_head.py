@@ -13,7 +13,7 @@ import rankiqa.training.features as features_module
 from ranked_fixtures import make_ranked_set
 from rankiqa.cli import main
 from rankiqa.core.model_file import scale_scores
-from rankiqa.inference.api import load_model_file
+from rankiqa.inference.model.loading import load_model_file
 from rankiqa.training.features import read_features
 from test_finetune import brightness_dataset
 

@@ -16,6 +16,24 @@ from collections.abc import Sequence
 from rankiqa.core.errors import UserError
 from rankiqa.core.version import __version__
 
+#: one-line help of each subcommand for ``rankiqa --help``, which imports no subcommand module
+#: (some build their options from torch-based config classes); a test keeps it equal to the
+#: help each module gives
+SUMMARIES: dict[str, str] = {
+    "distort": "generate a ranked set of distorted images (RankIQA stage 0)",
+    "train-rank": "train a ranking network on a ranked set (RankIQA stage 1)",
+    "datasets": "list IQA datasets with their expected layout; check one; write split files",
+    "finetune": "fine-tune a network on an IQA dataset's opinion scores (RankIQA+FT)",
+    "features": "cache frozen-backbone features of a dataset or ranked set (for train-head)",
+    "train-head": "train a stats head on cached frozen features (MOS + ranking); writes a model file",
+    "evaluate": "evaluate a model on an IQA dataset: SROCC, KROCC, PLCC, RMSE (raw and "
+    "logistic-fitted)",
+    "score": "score the quality of images",
+    "export": "convert checkpoints to model files, models to ONNX",
+    "map": "per-region quality maps of images",
+    "report": "a browsable HTML page of images sorted by quality",
+}
+
 #: subcommand name -> module under rankiqa.cli
 SUBCOMMANDS: dict[str, str] = {
     "distort": "distort",
@@ -32,14 +50,20 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``rankiqa`` parser; with ``only``, just that subcommand's module is imported (the
+    others are listed by name and summary), so ``rankiqa score`` never imports what
+    ``rankiqa finetune`` needs. ``only=""``: no subcommand module at all (``--help``)."""
     parser = argparse.ArgumentParser(
         prog="rankiqa",
         description="No-reference image quality assessment that learns from rankings (RankIQA).",
     )
     parser.add_argument("--version", action="version", version=f"rankiqa {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMANDS.values():
+    for name, module_name in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)
+            continue
         try:
             module = importlib.import_module(f"rankiqa.cli.{module_name}")
         except ModuleNotFoundError as exc:
@@ -58,8 +82,19 @@ def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.Ar
     raise KeyError(name)
 
 
+def _command_of(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` ("" if none comes before the first option value)."""
+    for item in argv:
+        if item in SUBCOMMANDS:
+            return item
+        if not item.startswith("-"):
+            return ""
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_command_of(argv))
     args, extras = parser.parse_known_args(argv)
     if extras:  # report an unknown option with the subcommand's usage, not the top level's
         target = subcommand_parser(parser, args.command) if args.command else parser

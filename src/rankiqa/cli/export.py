@@ -120,7 +120,7 @@ def _json_file(path: str | None, option: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.inference.export import export_model
+    from rankiqa.inference.export.onnx import export_model
 
     if len(args.paths) > 2:
         raise UserError("export takes at most two paths: SOURCE OUT")

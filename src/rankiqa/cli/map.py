@@ -14,7 +14,6 @@ from rankiqa.cli.argtypes import (
     positive_int,
     thread_count,
 )
-from rankiqa.core.devices import resolve_device
 from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
@@ -99,23 +98,23 @@ def _targets(paths: list[str], output: str, fmt: str | None) -> list[tuple[str, 
 
 def run(args: argparse.Namespace) -> int:
     from rankiqa.core.imageio import ImageReadError, read_image
-    from rankiqa.inference.api import load_model
-    from rankiqa.inference.inputs import expand_inputs, report_skipped
-    from rankiqa.inference.quality_map import quality_map, score_range
-    from rankiqa.inference.runtime import configure_cpu
+    from rankiqa.inference.model.map_grid import score_range
+    from rankiqa.inference.scoring.choice import load_scorer, map_image
+    from rankiqa.inference.scoring.cpu import configure_cpu
+    from rankiqa.inference.scoring.inputs import expand_inputs, report_skipped
     from rankiqa.report.overlay import save_map
 
     configure_cpu(args.threads)
     skipped: list[str] = []
     paths = expand_inputs(args.paths, recursive=args.recursive, skipped=skipped)
     targets = _targets(paths, args.output, args.format)
-    model = load_model(args.model, device=str(resolve_device(args.device)))
+    model = load_scorer(args.model, device=args.device, threads=args.threads)
     full = model.protocol.test_crops == "full"  # the map pass is then the score's pass
     failures = 0
     for path, target in targets:
         try:
             image = read_image(path, max_pixels=max_pixels_of(args))
-            qmap = quality_map(model, image, region=args.region, overlap=args.overlap)
+            qmap = map_image(model, image, region=args.region, overlap=args.overlap)
             score = qmap.score if full else float(model.score(image))
             save_map(
                 target,

@@ -13,7 +13,6 @@ from rankiqa.cli.argtypes import (
     output_path,
     thread_count,
 )
-from rankiqa.core.devices import resolve_device
 
 DESCRIPTION = """\
 Write one HTML file that shows images sorted by quality score, with the score histogram,
@@ -69,11 +68,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from rankiqa.cli.progress import Progress
     from rankiqa.core.errors import UserError
-    from rankiqa.inference.inputs import expand_inputs, report_skipped
-    from rankiqa.inference.runtime import configure_cpu
+    from rankiqa.inference.scoring.cpu import configure_cpu
+    from rankiqa.inference.scoring.inputs import expand_inputs, report_skipped
     from rankiqa.report.html import make_report, read_scores_csv
 
     output = Path(output_path(args.output, "report.html"))
@@ -87,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
     known = {row.path for row in read_scores_csv(args.scores)} if args.scores else set()
     model = None
     if args.maps or any(p not in known for p in paths):
-        from rankiqa.inference.api import load_model
+        from rankiqa.inference.scoring.choice import load_scorer
 
-        model = load_model(args.model, device=str(resolve_device(args.device)))
+        model = load_scorer(args.model, device=args.device, threads=args.threads)
     total = len(known | set(paths))
-    progress = tqdm(total=total, unit="img", disable=not sys.stderr.isatty(), file=sys.stderr)
+    progress = Progress(total, enabled=sys.stderr.isatty())
     rows = make_report(
         output,
         paths,

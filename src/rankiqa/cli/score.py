@@ -18,6 +18,7 @@ from rankiqa.cli.argtypes import (
     shard,
     thread_count,
 )
+from rankiqa.cli.progress import Progress
 from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
@@ -111,8 +112,8 @@ def add_parser(subparsers) -> None:
         "--runtime",
         choices=("auto", "torch", "onnx"),
         default="auto",
-        help="what runs the network: auto (ONNX Runtime for the packaged EfficientNet model on "
-        "a CPU, 3-8x faster; PyTorch otherwise), torch or onnx",
+        help="what runs the network: auto (ONNX Runtime, without torch, for packaged models "
+        "on the CPU; ONNX Runtime or PyTorch otherwise), torch (needs rankiqa[torch]) or onnx",
     )
     parser.add_argument(
         "--engine",
@@ -162,14 +163,11 @@ def _show_progress(to_stdout: bool) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from rankiqa.core.devices import resolve_device
-    from rankiqa.inference.api import load_model
-    from rankiqa.inference.batch import ScoredImage, iter_scores
-    from rankiqa.inference.inputs import find_inputs, path_key, report_skipped, select_shard
-    from rankiqa.inference.results import RowWriter, completed_paths
-    from rankiqa.inference.runtime import configure_cpu
+    from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
+    from rankiqa.inference.scoring.choice import load_scorer
+    from rankiqa.inference.scoring.cpu import configure_cpu
+    from rankiqa.inference.scoring.inputs import find_inputs, path_key, report_skipped, select_shard
+    from rankiqa.inference.scoring.results import RowWriter, completed_paths
 
     if args.output:
         args.output = output_path(args.output, "scores.csv")
@@ -185,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         paths = select_shard(paths, *args.shard)
         keep = set(select_shard(list(bad), *args.shard))
         bad = {p: e for p, e in bad.items() if p in keep}
-    model = load_model(args.model, device=str(resolve_device(args.device)), runtime=args.runtime)
+    model = load_scorer(args.model, device=args.device, runtime=args.runtime, threads=args.threads)
 
     done: set[str] = set()
     has_header = False
@@ -209,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
 
     to_stdout = not args.output
     if fmt == "xlsx":
-        from rankiqa.inference.results import XlsxWriter
+        from rankiqa.inference.scoring.results import XlsxWriter
 
         stream = XlsxWriter(args.output)
     elif args.output:
@@ -230,9 +228,7 @@ def run(args: argparse.Namespace) -> int:
         for row in bad_rows:  # arguments that name nothing to score: their rows first
             writer.write(row)
             failures += 1
-        progress = tqdm(
-            total=len(todo), unit="img", disable=not _show_progress(to_stdout), file=sys.stderr
-        )
+        progress = Progress(len(todo), enabled=_show_progress(to_stdout))
         for row in iter_scores(
             model,
             todo,

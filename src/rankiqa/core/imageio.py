@@ -143,8 +143,12 @@ def to_rgb8(image: Image.Image) -> np.ndarray:
 
 
 def _read_16bit_rgb(path: Path) -> np.ndarray | None:
-    """PIL has no 16-bit-per-channel RGB mode; decode such PNG/TIFF files with OpenCV."""
-    import cv2
+    """PIL has no 16-bit-per-channel RGB mode; decode such PNG/TIFF files with OpenCV (the
+    torch extra brings it; ``None`` without it: Pillow's 8-bit decoding is used)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
 
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:

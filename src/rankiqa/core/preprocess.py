@@ -16,107 +16,26 @@ images prepared the same way.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rankiqa.core.errors import UserError
-
-DEFAULT_GRID = 3
-DEFAULT_SEED = 0
-#: Images more elongated than this are refused: resizing a 1×65535 strip to a shorter side of
-#: a few hundred pixels would need tens of gigabytes.
-MAX_ASPECT_RATIO = 100
-#: Images whose shorter side is below this are refused (an error row, not a number): the
-#: backbones downsample by 32, so a smaller image has less than one feature cell of content.
-MIN_SIDE = 32
-
-POOLING_HELP = (
-    "crops:N (N random crops averaged; the paper uses 30), N, grid, grid:K, center or full"
+from rankiqa.core.protocol import (  # noqa: F401 - the protocol's names, used with these helpers
+    DEFAULT_GRID,
+    MAX_ASPECT_RATIO,
+    MIN_SIDE,
+    POOLING_HELP,
+    InputProtocol,
+    check_size,
+    decode_size_hint,
+    parse_pooling,
+    parse_test_crops,
+    resized_size,
 )
 
-
-@dataclass(frozen=True)
-class InputProtocol:
-    """How images are prepared for a model at test time (the model file's ``input`` field).
-
-    Examples
-    --------
-    >>> protocol = InputProtocol(resize=320, test_crops="center", crop_size=224)
-    >>> protocol.to_dict()
-    {'resize': 320, 'test_crops': 'center', 'crop_size': 224}
-    >>> InputProtocol.from_dict({"test_crops": "grid:2"})
-    InputProtocol(resize=None, test_crops='grid:2', crop_size=224)
-    """
-
-    resize: int | None = None
-    test_crops: str = "full"
-    crop_size: int = 224
-
-    def __post_init__(self) -> None:
-        parse_test_crops(self.test_crops)
-        if self.resize is not None and int(self.resize) < 1:
-            raise UserError(f"input resize must be a positive integer or null, got {self.resize}")
-        if int(self.crop_size) < 1:
-            raise UserError(f"input crop_size must be a positive integer, got {self.crop_size}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> InputProtocol:
-        resize = data.get("resize")
-        return cls(
-            resize=None if resize is None else int(resize),
-            test_crops=str(data.get("test_crops", "full")),
-            crop_size=int(data.get("crop_size", 224)),
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def target_shorter_side(self) -> int | None:
-        """Shorter side of the image the views are cut from (``None``: native resolution)."""
-        if self.resize is None:
-            return None
-        return max(int(self.resize), int(self.crop_size))
-
-
-def parse_test_crops(spec: str) -> tuple[str, int]:
-    """Parse ``full``, ``center``, ``crops:N``, ``grid`` or ``grid:K`` into (kind, count)."""
-    kind, _, count = str(spec).partition(":")
-    if kind in ("full", "center") and not count:
-        return kind, 1
-    if kind in ("crops", "grid"):
-        if not count and kind == "grid":
-            return kind, DEFAULT_GRID
-        if count.isdigit() and int(count) >= 1:
-            return kind, int(count)
-    raise UserError(
-        f"invalid test crops {spec!r}; use full, center, crops:N, grid or grid:K (N, K >= 1)"
-    )
-
-
-def parse_pooling(value: str | int, option: str = "--crops") -> str:
-    """A test-time pooling option as a ``test_crops`` spec: ``"30"`` → ``"crops:30"``.
-
-    Validates ``crops:N``, ``N``, ``grid[:K]``, ``center`` and ``full``; a bad value is a
-    :class:`UserError` naming ``option``.
-
-    Examples
-    --------
-    >>> parse_pooling("30"), parse_pooling("Grid"), parse_pooling("center")
-    ('crops:30', 'grid', 'center')
-    """
-    text = str(value).strip().lower()
-    if text.isdigit():
-        text = f"crops:{text}"
-    try:
-        parse_test_crops(text)
-    except UserError:
-        raise UserError(f"{option}: expected {POOLING_HELP}, got {value!r}") from None
-    return text
+DEFAULT_SEED = 0
 
 
 def to_float_tensor(image: np.ndarray) -> torch.Tensor:
@@ -135,14 +54,6 @@ def to_float_tensor(image: np.ndarray) -> torch.Tensor:
 def to_float(image: torch.Tensor) -> torch.Tensor:
     """uint8 3×H×W tensor → float in [0, 1] (a float tensor is returned unchanged)."""
     return image.float().div_(255.0) if image.dtype == torch.uint8 else image
-
-
-def resized_size(height: int, width: int, shorter: int) -> tuple[int, int]:
-    """(H, W) after scaling so that the shorter side equals ``shorter`` (aspect kept)."""
-    scale = shorter / min(height, width)
-    if height <= width:
-        return shorter, max(shorter, int(round(width * scale)))
-    return max(shorter, int(round(height * scale))), shorter
 
 
 def resize_shorter(image: torch.Tensor, shorter: int) -> torch.Tensor:
@@ -168,18 +79,7 @@ def prepare_image(image: torch.Tensor, protocol: InputProtocol) -> torch.Tensor:
     than ``crop_size`` is upscaled (bilinear) so that its shorter side equals ``crop_size``,
     for every ``test_crops`` kind, ``full`` included.
     """
-    from rankiqa.core.imageio import ImageReadError
-
-    height, width = image.shape[-2:]
-    if min(height, width) < 1 or max(height, width) > MAX_ASPECT_RATIO * min(height, width):
-        raise ImageReadError(
-            f"{width}x{height} pixels: too elongated to score (aspect ratio above "
-            f"{MAX_ASPECT_RATIO}:1)"
-        )
-    if min(height, width) < MIN_SIDE:
-        raise ImageReadError(
-            f"{width}x{height} pixels: too small to assess (shorter side below {MIN_SIDE} pixels)"
-        )
+    check_size(*image.shape[-2:])
     if protocol.resize is not None:
         image = resize_shorter(image, int(protocol.resize))
     return fit_to_crop(image, int(protocol.crop_size))
@@ -272,16 +172,6 @@ def image_views(
         return grid_crops(image, size, count)
     generator = torch.Generator().manual_seed(seed)
     return random_crops(image, size, count, generator)
-
-
-def decode_size_hint(protocol: InputProtocol) -> int | None:
-    """Smallest shorter side a decoder may deliver without changing what the protocol needs.
-
-    Used for JPEG draft decoding (DCT-domain downscaling by 2, 4 or 8) when the protocol
-    resizes to a much smaller size anyway; ``None`` when the native resolution is needed.
-    """
-    target = protocol.target_shorter_side()
-    return None if target is None else int(math.ceil(target))
 
 
 class InputTransform(nn.Module):

@@ -24,7 +24,7 @@ from rankiqa.models.head_specs import any_size_heads, head_spec
 
 def as_iqa_model(net: torch.nn.Module, resize: int | None, test_crops: str, crop_size: int):
     """Wrap a bare QualityNet as an :class:`~rankiqa.inference.IQAModel` (identity score map)."""
-    from rankiqa.inference.model import IQAModel
+    from rankiqa.inference.model.iqa_model import IQAModel
 
     if isinstance(net, IQAModel):
         return net
@@ -65,7 +65,7 @@ def predict(
     """
     from tqdm import tqdm
 
-    from rankiqa.inference.model import IQAModel
+    from rankiqa.inference.model.iqa_model import IQAModel
 
     if not isinstance(model, IQAModel):
         model = as_iqa_model(model, images.resize, test_crops, crop_size)
@@ -203,7 +203,7 @@ def evaluate_model(
     from rankiqa.core.errors import UserError
     from rankiqa.core.preprocess import parse_pooling
     from rankiqa.inference import load_model
-    from rankiqa.inference.model import IQAModel
+    from rankiqa.inference.model.iqa_model import IQAModel
 
     source = model
     if not isinstance(model, IQAModel):

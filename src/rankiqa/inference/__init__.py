@@ -1,16 +1,36 @@
-"""Scoring images with trained quality models: model files, the API, batch scoring, export."""
+"""Scoring images with trained quality models, in three parts:
 
-from rankiqa.inference.api import load_model, load_model_file, packaged_model_names, score
-from rankiqa.inference.model import IQAModel
-from rankiqa.inference.registry import ModelWeights, get_model_weights, list_models
+* :mod:`~rankiqa.inference.model`: the quality model (:class:`IQAModel`), loading and saving,
+  the packaged-model registry and quality maps computed with PyTorch;
+* :mod:`~rankiqa.inference.scoring`: inputs, batches, result rows, runtime choice, and the
+  scoring path without torch (ONNX Runtime on the graphs shipped with packaged models);
+* :mod:`~rankiqa.inference.export`: ONNX export, the preprocessing graph, graph passes and
+  the command that regenerates the shipped graphs.
 
-__all__ = [
-    "IQAModel",
-    "ModelWeights",
-    "get_model_weights",
-    "list_models",
-    "load_model",
-    "load_model_file",
-    "packaged_model_names",
-    "score",
-]
+The names below are imported when first used, so ``import rankiqa.inference`` (and the
+torch-free scoring path under it) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> module that defines it
+_NAMES = {
+    "IQAModel": "rankiqa.inference.model.iqa_model",
+    "ModelWeights": "rankiqa.inference.model.registry",
+    "get_model_weights": "rankiqa.inference.model.registry",
+    "list_models": "rankiqa.inference.model.registry",
+    "load_model_file": "rankiqa.inference.model.loading",
+    "load_model": "rankiqa.inference.scoring.api",
+    "score": "rankiqa.inference.scoring.api",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'rankiqa.inference' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 Needs the ``ray`` extra (``pip install 'rankiqa[ray]'``); Ray is imported only when a function
 here is called, and nothing else in rankiqa imports this module. Each actor decodes, preprocesses
-and scores its batches with the local engine's code (:func:`rankiqa.inference.batch.iter_scores`),
+and scores its batches with the local engine's code (:func:`rankiqa.inference.scoring.batch.iter_scores`),
 so the scores equal ``rankiqa score``'s and an unreadable file becomes an error row. Actors are
 restarted and their batches retried when a worker process or node dies; scoring is
 deterministic, so a retried batch gives the same rows and every input yields exactly one row.
@@ -26,12 +26,12 @@ import numpy as np
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
-from rankiqa.inference.batch import ScoredImage, iter_scores
+from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
 
 if TYPE_CHECKING:  # pragma: no cover
     import ray.data
 
-    from rankiqa.inference.model import IQAModel
+    from rankiqa.inference.model.iqa_model import IQAModel
 
 __all__ = ["connect", "iter_scores_ray", "ray_engine", "score_dataset"]
 
@@ -81,7 +81,7 @@ class ScoreBatches:
 
         # the reference is wrapped in a list so that Ray hands it over instead of the model
         self.model = ray.get(model_ref[0]).to(device).eval()
-        from rankiqa.inference.onnx_runtime import select_runtime
+        from rankiqa.inference.scoring.onnx_runtime import select_runtime
 
         # an ONNX Runtime session does not travel through the object store: attach one here
         select_runtime(self.model, "auto", threads=1)
@@ -140,7 +140,7 @@ def score_dataset(
     device
         Torch device in the actors (default: the model's).
     max_pixels, draft
-        As for :func:`rankiqa.inference.batch.iter_scores`.
+        As for :func:`rankiqa.inference.scoring.batch.iter_scores`.
 
     Returns
     -------
@@ -158,8 +158,8 @@ def score_dataset(
     >>> score_dataset(paths, num_actors=8).write_parquet("s3://bucket/scores")  # doctest: +SKIP
     """
     ray = _ray()
-    from rankiqa.inference.api import load_model
-    from rankiqa.inference.model import IQAModel
+    from rankiqa.inference.model.iqa_model import IQAModel
+    from rankiqa.inference.scoring.api import load_model
 
     if not isinstance(model, IQAModel):
         model = load_model(model)
@@ -332,7 +332,7 @@ def iter_scores_ray(
     *,
     num_actors: int | None = None,
 ) -> Iterator[ScoredImage]:
-    """:func:`rankiqa.inference.batch.iter_scores` on Ray: one row per path, in input order.
+    """:func:`rankiqa.inference.scoring.batch.iter_scores` on Ray: one row per path, in input order.
 
     ``workers`` is ignored (each actor decodes its own batches). Connects to Ray first if
     needed (see :func:`connect`).
@@ -375,7 +375,7 @@ def ray_engine(
     address: str | None = None, num_actors: int | None = None
 ) -> Callable[..., Iterator[ScoredImage]]:
     """Connect to Ray now (so a bad address fails before any output is written) and return
-    a function with :func:`~rankiqa.inference.batch.iter_scores`' signature that scores there.
+    a function with :func:`~rankiqa.inference.scoring.batch.iter_scores`' signature that scores there.
 
     A local Ray instance started here is shut down when the returned iterator is exhausted.
     Ray stays quiet meanwhile: its Python warnings are muted and what its C++ core writes to

@@ -3,7 +3,7 @@
 Code that depends on a head's abilities (the ``full`` view, ONNX graphs of any input size, the
 default view of a model file, quality maps) asks its :class:`HeadSpec` here, never its name.
 Adding a head = its ``nn.Module`` in :mod:`rankiqa.models.heads`, one entry in :data:`HEADS`
-and, if it can make region maps, its map in :mod:`rankiqa.inference.quality_map`.
+and, if it can make region maps, its map in :mod:`rankiqa.inference.model.regions`.
 
 This module does not import torch (the CLI reads it for ``--head`` choices).
 

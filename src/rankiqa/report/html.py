@@ -182,7 +182,7 @@ def collect_rows(
     A file that cannot be read costs its own row (its ``error``), never the run; a file whose
     score came from ``scores`` keeps it and gets a ``note`` instead.
     """
-    from rankiqa.core.preprocess import decode_size_hint
+    from rankiqa.core.protocol import decode_size_hint
 
     need_model = maps or any(scores is None or p not in scores for p in paths)
     if need_model and model is None:
@@ -238,10 +238,11 @@ def _score_rows(model: Any, rows: list[tuple[ReportRow, np.ndarray]]) -> None:
 
 
 def _add_map(model: Any, row: ReportRow, array: np.ndarray, small: np.ndarray, score: bool):
-    from rankiqa.inference.quality_map import quality_map, score_range
+    from rankiqa.inference.model.map_grid import score_range
+    from rankiqa.inference.scoring.choice import map_image
     from rankiqa.report.overlay import overlay
 
-    qmap = quality_map(model, array)
+    qmap = map_image(model, array)
     low, high = score_range(model) or (float(qmap.values.min()), float(qmap.values.max()) + 1e-6)
     row.map = _data_uri(overlay(small, qmap, vmin=low, vmax=high))
     if score:

@@ -10,7 +10,7 @@ import numpy as np
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_bytes_atomic
-from rankiqa.inference.quality_map import QualityMap
+from rankiqa.inference.model.map_grid import QualityMap
 
 #: perceptually uniform colour map (dark = poor, bright = good), readable in grey and by most
 #: colour-blind viewers

@@ -1,43 +1,24 @@
-"""Batch scoring of image files: decoding and preprocessing in DataLoader worker processes.
+"""Batch scoring of image files with a PyTorch model: decoding and preprocessing in DataLoader
+worker processes.
 
-With an ONNX Runtime engine attached (:mod:`rankiqa.inference.onnx_runtime`), the workers
-score as well, each with its own single-threaded session: on a 2-core CPU two such pipelines
-ran 1.2x faster than decoding workers feeding one 2-thread session (42.7 against 36.3
-images/s at 384 px; docs/scoring.md).
+With an ONNX Runtime engine attached (:mod:`rankiqa.inference.scoring.onnx_runtime`), the
+workers score as well, each with its own single-threaded session: on a 2-core CPU two such
+pipelines ran 1.2x faster than decoding workers feeding one 2-thread session (42.7 against
+36.3 images/s at 384 px; docs/scoring.md).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
-from rankiqa.core.preprocess import (
-    InputProtocol,
-    decode_size_hint,
-    image_views,
-    to_float_tensor,
-)
-from rankiqa.inference.model import IQAModel
-
-
-@dataclass(frozen=True)
-class ScoredImage:
-    """One result row: ``score`` is ``None`` and ``error`` says why when it failed."""
-
-    path: str
-    score: float | None
-    error: str = ""
-
-
-def _reason(path: str, exc: Exception) -> str:
-    message = str(exc)
-    prefix = f"{path}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+from rankiqa.core.preprocess import image_views, to_float_tensor
+from rankiqa.core.protocol import InputProtocol, decode_size_hint
+from rankiqa.inference.model.iqa_model import IQAModel
+from rankiqa.inference.scoring.rows import ScoredImage, error_text
 
 
 class ImageViewsDataset(Dataset):
@@ -67,7 +48,7 @@ class ImageViewsDataset(Dataset):
             views = image_views(to_float_tensor(array), self.protocol)
             return index, views.contiguous(memory_format=self.memory_format), ""
         except ImageReadError as exc:
-            return index, None, _reason(path, exc)
+            return index, None, error_text(path, exc)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop a run
             return index, None, f"{type(exc).__name__}: {exc}"
 
@@ -75,7 +56,7 @@ class ImageViewsDataset(Dataset):
 class ImageScoresDataset(ImageViewsDataset):
     """:class:`ImageViewsDataset` whose items are scored where they are decoded (a worker).
 
-    ``engine`` is a picklable :class:`~rankiqa.inference.onnx_runtime.OnnxRuntime`: each
+    ``engine`` is a picklable :class:`~rankiqa.inference.scoring.onnx_runtime.OnnxRuntime`: each
     worker process re-opens the session (with ``threads`` threads) on first use.
     """
 
@@ -97,23 +78,17 @@ def _collate(items: list) -> list:
     return items
 
 
-def iter_scores(
+def iter_torch_scores(
     model: IQAModel,
-    paths: Sequence[str | os.PathLike],
+    paths: Sequence[str],
     batch_size: int = 16,
     workers: int = 2,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     draft: bool = True,
 ) -> Iterator[ScoredImage]:
-    """Score image files in order, yielding one :class:`ScoredImage` per path as batches finish.
-
-    ``workers`` processes decode and preprocess (0: in this process); views of equal shape are
-    batched through the network in channels-last layout under ``torch.inference_mode``.
-    ``draft`` lets JPEGs decode at reduced scale when the protocol downsizes them anyway.
-    With an ONNX Runtime engine and ``workers > 0`` each worker also scores (see module doc).
-    """
-    paths = [str(p) for p in paths]
+    """:func:`rankiqa.inference.scoring.batch.iter_scores` for an :class:`IQAModel`."""
     model.eval()
+    model.start_runtime()
     if workers > 0 and getattr(model.runtime, "worker_copy", None) is not None:
         engine = model.runtime.worker_copy(threads=max(1, torch.get_num_threads() // workers))
         scored = DataLoader(

@@ -38,10 +38,10 @@ def tune_malloc(threshold: int = 256 * 1024 * 1024) -> bool:
 
 
 def configure_cpu(threads: int | None = None, malloc: bool = True) -> None:
-    """Set the torch thread count (if given) and apply :func:`tune_malloc`."""
-    import torch
-
-    if threads is not None:
+    """Set the torch thread count (if given and torch is already imported; the torch-free
+    path passes ``threads`` to ONNX Runtime instead) and apply :func:`tune_malloc`."""
+    torch = sys.modules.get("torch")
+    if threads is not None and torch is not None:
         torch.set_num_threads(threads)
     if malloc:
         tune_malloc()

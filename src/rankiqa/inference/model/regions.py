@@ -18,7 +18,6 @@ costs one forward pass plus a few hundred tiny MLP evaluations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,58 +27,17 @@ import torch.nn.functional as F
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import scale_scores
 from rankiqa.core.preprocess import prepare_image
+from rankiqa.inference.model.images import as_chw, device_of
+from rankiqa.inference.model.map_grid import (
+    DEFAULT_OVERLAP,
+    QualityMap,
+    cells,
+    default_region,
+    score_range,
+)
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.heads import CompactHead, PaperHead, StatsHead
 from rankiqa.models.networks import feature_taps
-
-#: default overlap: regions move by a quarter of their size
-DEFAULT_OVERLAP = 4
-#: default region side as a fraction of the shorter side of the prepared image
-DEFAULT_REGION_FRACTION = 1 / 3
-
-
-@dataclass(frozen=True)
-class QualityMap:
-    """A quality map and how it was made.
-
-    Attributes
-    ----------
-    values
-        float32 rows × cols array, one quality value per region (the model's score scale).
-    score
-        the head applied to the whole prepared image in the same forward pass (equal to
-        ``model.score`` for models whose input protocol is ``full``).
-    region
-        side of a region in pixels of the original image.
-    stride
-        distance between neighbouring region centres in pixels of the original image.
-    image_size
-        (height, width) of the original image.
-    """
-
-    values: np.ndarray
-    score: float
-    region: float
-    stride: float
-    image_size: tuple[int, int]
-
-    @property
-    def pooled(self) -> float:
-        """The mean of the map (compare with :attr:`score`)."""
-        return float(np.mean(self.values))
-
-
-def default_region(height: int, width: int) -> int:
-    """Default region side for a prepared H×W image: a third of its shorter side (>= 32 px)."""
-    return max(32, int(round(min(height, width) * DEFAULT_REGION_FRACTION)))
-
-
-def _cells(height: int, width: int, region: float, overlap: int) -> tuple[int, int]:
-    """Number of sub-cells per axis so that ``overlap`` of them span about ``region`` pixels."""
-    cell = region / overlap
-    rows = max(overlap, int(round(height / cell)))
-    cols = max(overlap, int(round(width / cell)))
-    return rows, cols
 
 
 def _window_mean(x: torch.Tensor, cells: tuple[int, int], overlap: int) -> torch.Tensor:
@@ -170,12 +128,12 @@ def region_scores(
     normed = (x - net.mean) / net.std
     if isinstance(head, StatsHead):
         taps = feature_taps(net.backbone, normed, tuple(BACKBONES[net.config["backbone"]].taps))
-        cells = _cells(height, width, region, overlap)
-        return _stats_map(head, taps, cells, overlap), head(taps)
+        grid = cells(height, width, region, overlap)
+        return _stats_map(head, taps, grid, overlap), head(taps)
     features = net.backbone(normed)
     if isinstance(head, CompactHead):
-        cells = _cells(height, width, region, overlap)
-        return _compact_map(head, features, cells, overlap), head(features)
+        grid = cells(height, width, region, overlap)
+        return _compact_map(head, features, grid, overlap), head(features)
     if isinstance(head, PaperHead):
         return _paper_map(head, features, height, width, region), head(features)
     raise UserError(f"quality maps are not supported for the {type(head).__name__} head")
@@ -216,16 +174,14 @@ def quality_map(
 
     Examples
     --------
-    >>> from rankiqa.inference.export import untrained_model
+    >>> from rankiqa.inference.model.loading import untrained_model
     >>> import numpy as np
     >>> model = untrained_model("shallow", head="stats")
     >>> qmap = quality_map(model, np.zeros((240, 320, 3), np.uint8), region=120, overlap=2)
     >>> qmap.values.shape
     (3, 4)
     """
-    from rankiqa.inference.model import _as_chw, _device_of
-
-    chw = _as_chw(image, max_pixels)
+    chw = as_chw(image, max_pixels)
     full_size = (int(chw.shape[1]), int(chw.shape[2]))
     prepared = prepare_image(chw, model.protocol)
     if region is None:
@@ -235,7 +191,7 @@ def quality_map(
         raise UserError(f"region must be at least 8 pixels, got {region}")
     model.eval()
     with torch.inference_mode():
-        batch = prepared.unsqueeze(0).to(_device_of(model))
+        batch = prepared.unsqueeze(0).to(device_of(model))
         batch = batch.contiguous(memory_format=torch.channels_last)
         maps, whole = region_scores(model.net, batch, region_px, overlap)
     values = scale_scores(maps[0].float().cpu(), model.score_meta).numpy().astype(np.float32)
@@ -256,29 +212,4 @@ def quality_map(
     )
 
 
-def score_range(model: Any) -> tuple[float, float] | None:
-    """The model's documented score range (default 0-100); ``None`` for an arbitrary scale
-    (ranking-only models)."""
-    meta = model.metadata.get("score") or {}
-    bounds = meta.get("range", (0.0, 100.0))
-    try:
-        low, high = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        return None
-    return (low, high) if low < high else None
-
-
-def expected_grid(height: int, width: int, region: float, overlap: int = DEFAULT_OVERLAP):
-    """(rows, cols) of the map of an H×W prepared image for ``stats``/``compact`` heads."""
-    rows, cols = _cells(height, width, min(region, height, width), overlap)
-    return rows - overlap + 1, cols - overlap + 1
-
-
-__all__ = [
-    "QualityMap",
-    "default_region",
-    "expected_grid",
-    "quality_map",
-    "region_scores",
-    "score_range",
-]
+__all__ = ["quality_map", "region_scores"]

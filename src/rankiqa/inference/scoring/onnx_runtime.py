@@ -10,8 +10,8 @@ stays the differentiable PyTorch module.
 
 Examples
 --------
+>>> from rankiqa.inference.model.loading import untrained_model
 >>> import tempfile
->>> from rankiqa.inference.export import untrained_model
 >>> model = untrained_model("shallow", "compact")
 >>> _ = attach_onnx_runtime(model, cache_dir=tempfile.mkdtemp())
 >>> model.runtime_name
@@ -31,11 +31,12 @@ import numpy as np
 import torch
 
 from rankiqa.core.errors import UserError
+from rankiqa.inference.export.onnx import export_onnx, supports_dynamic_size
 from rankiqa.models.backbones import BACKBONES
-from rankiqa.models.head_specs import any_size_heads, head_spec
+from rankiqa.models.head_specs import any_size_heads
 
 if TYPE_CHECKING:
-    from rankiqa.inference.model import IQAModel
+    from rankiqa.inference.model.iqa_model import IQAModel
 
 RUNTIMES = ("auto", "torch", "onnx")
 #: backbones whose depthwise convolutions make ONNX Runtime worth an export (``auto``)
@@ -107,14 +108,12 @@ class OnnxRuntime:
         x = np.ascontiguousarray(batch.detach().float().cpu().numpy())
         # one image per run: on 2 CPU cores Lite0 at 384 px ran at 44 images/s at batch 1
         # against 34 at batch 4 (docs/scoring.md)
-        outs = [self.session.run(None, {"image": x[i : i + 1]})[0] for i in range(len(x))]
+        outs = [self.session.run(["score"], {"image": x[i : i + 1]})[0] for i in range(len(x))]
         return torch.from_numpy(np.concatenate(outs)) if outs else torch.zeros(0)
 
 
 def export_for_runtime(model: IQAModel, path: Path) -> Path:
     """Export ``model`` (dynamic batch and size) to ``path`` atomically."""
-    from rankiqa.inference.export import export_onnx
-
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     try:
@@ -123,25 +122,38 @@ def export_for_runtime(model: IQAModel, path: Path) -> Path:
         model.train(was_training)
 
 
-def attach_onnx_runtime(
-    model: IQAModel, cache_dir: str | os.PathLike | None = None, threads: int | None = None
-) -> OnnxRuntime:
-    """Give ``model`` an ONNX Runtime scoring engine (exported once, then cached).
+def onnxruntime_installed() -> bool:
+    """Whether the ``onnxruntime`` package can be imported."""
+    import importlib.util
 
-    Raises :class:`UserError` when onnxruntime is missing or the model cannot be exported
-    (e.g. a head that needs a fixed input size, see :class:`rankiqa.models.head_specs.HeadSpec`).
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def attach_onnx_runtime(
+    model: IQAModel,
+    cache_dir: str | os.PathLike | None = None,
+    threads: int | None = None,
+    graph: str | os.PathLike | None = None,
+) -> OnnxRuntime:
+    """Give ``model`` an ONNX Runtime scoring engine: ``graph`` (a shipped graph of the same
+    weights, see :func:`rankiqa.inference.model.registry.graph_of`), else an export cached
+    in ``cache_dir`` (exported once).
+
+    Raises :class:`UserError` when onnxruntime is missing, the head needs a fixed input size
+    (the paper's head) or the export fails.
     """
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    if not onnxruntime_installed():
         raise UserError(
             "the onnx runtime needs onnxruntime: pip install onnxruntime (or use --runtime torch)"
-        ) from None
-    if not head_spec(model.net.config["head"]).any_size:
+        )
+    if not supports_dynamic_size(model):
         raise UserError(
             f"the onnx runtime needs a head that accepts any size ({any_size_heads()}), "
             f"not {model.net.config['head']!r}"
         )
+    if graph is not None:
+        model.runtime = OnnxRuntime(graph, threads)
+        return model.runtime
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / "onnx" / f"{model_digest(model)}.onnx"
     for attempt in range(2):  # a missing or damaged cache file is exported (again) once
@@ -157,30 +169,37 @@ def attach_onnx_runtime(
     return runtime
 
 
-def select_runtime(model: IQAModel, runtime: str = "auto", threads: int | None = None) -> str:
+def select_runtime(
+    model: IQAModel,
+    runtime: str = "auto",
+    threads: int | None = None,
+    graph: str | os.PathLike | None = None,
+) -> str:
     """Choose how :meth:`IQAModel.score_views` runs the network; returns ``"onnx"`` or ``"torch"``.
 
     ``auto``: ONNX Runtime for backbones with depthwise convolutions (:data:`ONNX_PREFERRED`,
-    where it is 3-8x faster) on the CPU when onnxruntime is installed and the export works,
-    else PyTorch (with a one-line note on stderr when an export fails). ``onnx``: ONNX Runtime
-    or an error. ``torch``: PyTorch.
+    where it is 3-8x faster) on the CPU when onnxruntime is installed and the head accepts any
+    input size, else PyTorch (with a one-line note on stderr when an export fails). ``onnx``:
+    ONNX Runtime or an error. ``torch``: PyTorch. The choice is made from what the model and
+    the installation can do, never from an error's wording.
     """
     if runtime not in RUNTIMES:
         raise UserError(f"invalid runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     model.runtime = None
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
     preferred = model.net.config.get("backbone") in ONNX_PREFERRED
-    preferred = preferred and head_spec(model.net.config["head"]).any_size
     if runtime == "torch" or (runtime == "auto" and not (on_cpu and preferred)):
         return "torch"
     if runtime == "onnx" and not on_cpu:
         raise UserError("the onnx runtime runs on the CPU; use --device cpu or --runtime torch")
+    capable = onnxruntime_installed() and supports_dynamic_size(model)
+    if runtime == "auto" and not capable:
+        return "torch"
     try:
-        attach_onnx_runtime(model, threads=threads)
+        attach_onnx_runtime(model, threads=threads, graph=graph)
     except UserError as exc:
         if runtime == "onnx":
             raise
-        if "onnxruntime" not in str(exc):
-            print(f"rankiqa: note: {exc}; scoring with PyTorch", file=sys.stderr)
+        print(f"rankiqa: note: {exc}; scoring with PyTorch", file=sys.stderr)
         return "torch"
     return "onnx"

@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import read_metadata
-from rankiqa.core.preprocess import InputProtocol, InputTransform
+from rankiqa.core.protocol import InputProtocol
+from rankiqa.inference.model import paths
+from rankiqa.inference.model.paths import DEFAULT_MODEL_NAME, MODEL_SUFFIX
 
-MODEL_SUFFIX = ".safetensors"
-DEFAULT_MODEL_NAME = "default"
 #: licence text for packaged models whose metadata states none
 UNSTATED_LICENCE = (
     "not stated in the model file; see docs/model-card.md (training data and licences)"
 )
 
-__all__ = ["ModelWeights", "get_model_weights", "list_models", "packaged_models_dir"]
-
-
-def packaged_models_dir() -> Path:
-    """The folder of models shipped inside the package (``rankiqa/weights``)."""
-    return Path(str(resources.files("rankiqa.weights")))
+__all__ = ["ModelWeights", "get_model_weights", "list_models"]
 
 
 def list_models() -> list[str]:
@@ -40,7 +34,7 @@ def list_models() -> list[str]:
     >>> "default" in list_models()
     True
     """
-    return sorted(p.stem for p in packaged_models_dir().glob(f"*{MODEL_SUFFIX}"))
+    return paths.packaged_model_names()
 
 
 @dataclass(frozen=True)
@@ -84,13 +78,15 @@ class ModelWeights:
             "licence": self.metadata.get("licence") or UNSTATED_LICENCE,
         }
 
-    def transforms(self) -> InputTransform:
-        """The input protocol as an ``nn.Module``: one image in, its views out."""
+    def transforms(self):
+        """The input protocol as an ``nn.Module``: one image in, its views out (torch)."""
+        from rankiqa.core.preprocess import InputTransform
+
         return InputTransform(self.input)
 
     def get_model(self, device: str | None = None):
         """The model, weights loaded, in eval mode (an :class:`~rankiqa.inference.IQAModel`)."""
-        from rankiqa.inference.api import load_model_file
+        from rankiqa.inference.model.loading import load_model_file  # torch: only when used
 
         model = load_model_file(self.path)
         return (model.to(device) if device is not None else model).eval()
@@ -115,7 +111,7 @@ def get_model_weights(name: str | os.PathLike = DEFAULT_MODEL_NAME) -> ModelWeig
     path = Path(name)
     if not path.is_file():
         stem = str(name).removesuffix(MODEL_SUFFIX)
-        path = packaged_models_dir() / f"{stem}{MODEL_SUFFIX}"
+        path = paths.packaged_models_dir() / f"{stem}{MODEL_SUFFIX}"
         if "/" in stem or os.sep in stem or not path.is_file():
             available = ", ".join(list_models()) or "none"
             raise UserError(f"no packaged model {str(name)!r} (packaged models: {available})")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rankiqa.core.errors import UserError
-from rankiqa.core.preprocess import InputProtocol, parse_test_crops
+from rankiqa.core.protocol import InputProtocol, parse_test_crops
 
 OPSET = 18  #: first opset whose Resize has antialiasing
 

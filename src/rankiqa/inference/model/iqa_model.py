@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,15 +11,10 @@ from torch import nn
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import scale_scores
-from rankiqa.core.preprocess import (
-    InputProtocol,
-    decode_size_hint,
-    image_views,
-    to_float_tensor,
-)
+from rankiqa.core.preprocess import image_views
+from rankiqa.core.protocol import InputProtocol, decode_size_hint
+from rankiqa.inference.model.images import ImageLike, as_chw, device_of
 from rankiqa.models import QualityNet
-
-ImageLike = Any  # str | PathLike | PIL.Image.Image | np.ndarray | torch.Tensor
 
 
 class IQAModel(nn.Module):
@@ -46,13 +40,24 @@ class IQAModel(nn.Module):
         self.scale = float(score.get("scale", 1.0))
         self.score_meta = dict(score)
         self.protocol = InputProtocol.from_dict(metadata.get("input", {}))
-        #: optional faster scoring engine (see :mod:`rankiqa.inference.onnx_runtime`)
+        #: optional faster scoring engine (see :mod:`rankiqa.inference.scoring.onnx_runtime`)
         self.runtime: Any = None
+        #: called with the model when scoring starts, to attach :attr:`runtime` (set by
+        #: :func:`rankiqa.load_model`; loading itself never exports or opens a session)
+        self.runtime_request: Any = None
 
     @property
     def runtime_name(self) -> str:
-        """``"onnxruntime"`` when :meth:`score_views` runs through ONNX Runtime, else ``"torch"``."""
+        """``"onnxruntime"`` when :meth:`score_views` runs through ONNX Runtime, else ``"torch"``
+        (resolves a pending :attr:`runtime_request`)."""
+        self.start_runtime()
         return "torch" if self.runtime is None else "onnxruntime"
+
+    def start_runtime(self) -> None:
+        """Attach the runtime requested at loading (once; :meth:`score_views` calls it)."""
+        request, self.runtime_request = self.runtime_request, None
+        if request is not None:
+            request(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -69,6 +74,28 @@ class IQAModel(nn.Module):
     def extra_repr(self) -> str:
         return f"name={self.metadata.get('name')!r}, input={self.protocol.to_dict()}"
 
+    def transforms(self) -> InputTransform:
+        """The input protocol (resize, crops) as a differentiable module: N×3×H×W float images
+        in [0, 1] -> N×V×3×h×w views, the views ``score`` averages over."""
+        return InputTransform(self.protocol)
+
+    def with_protocol(self) -> ProtocolModel:
+        """A differentiable module giving ``score``'s numbers: N×3×H×W float images in
+        [0, 1] -> N scores, the mean of :meth:`forward` over each image's protocol views.
+
+        Examples
+        --------
+        >>> from rankiqa.inference.model.loading import untrained_model
+        >>> model = untrained_model("shallow", input={"resize": 200, "test_crops": "center"})
+        >>> x = torch.rand(1, 3, 240, 320, requires_grad=True)
+        >>> scores = model.eval().with_protocol()(x)
+        >>> abs(float(scores[0].detach()) - model.score(x[0].detach())) < 1e-4
+        True
+        >>> scores.sum().backward(); x.grad.shape
+        torch.Size([1, 3, 240, 320])
+        """
+        return ProtocolModel(self)
+
     # ----------------------------------------------------------------------------- scoring
     def views(
         self, image: ImageLike, max_pixels: int | None = None, exact_decode: bool = False
@@ -79,7 +106,7 @@ class IQAModel(nn.Module):
         anyway, as ``rankiqa score`` does; ``exact_decode=True`` always decodes it in full.
         """
         draft_size = None if exact_decode else decode_size_hint(self.protocol)
-        return image_views(_as_chw(image, max_pixels, draft_size), self.protocol)
+        return image_views(as_chw(image, max_pixels, draft_size), self.protocol)
 
     def score_views(self, views: Sequence[torch.Tensor]) -> list[float]:
         """Scores of several images given their views (lists of V×3×h×w tensors).
@@ -88,12 +115,13 @@ class IQAModel(nn.Module):
         views. Runs under ``torch.inference_mode``; the model is put in eval mode.
         """
         self.eval()
+        self.start_runtime()
         if not views:
             return []
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, v in enumerate(views):
             groups.setdefault(tuple(v.shape[1:]), []).append(index)
-        device = _device_of(self)
+        device = device_of(self)
         results: list[float] = [0.0] * len(views)
         with torch.inference_mode():
             for indices in groups.values():
@@ -135,28 +163,6 @@ class IQAModel(nn.Module):
             scores.extend(self.score_views(views))
         return scores[0] if single else scores
 
-    def transforms(self) -> InputTransform:
-        """The input protocol (resize, crops) as a differentiable module: N×3×H×W float images
-        in [0, 1] -> N×V×3×h×w views, the views ``score`` averages over."""
-        return InputTransform(self.protocol)
-
-    def with_protocol(self) -> ProtocolModel:
-        """A differentiable module giving ``score``'s numbers: N×3×H×W float images in
-        [0, 1] -> N scores, the mean of :meth:`forward` over each image's protocol views.
-
-        Examples
-        --------
-        >>> from rankiqa.inference.export import untrained_model
-        >>> model = untrained_model("shallow", input={"resize": 200, "test_crops": "center"})
-        >>> x = torch.rand(1, 3, 240, 320, requires_grad=True)
-        >>> scores = model.eval().with_protocol()(x)
-        >>> abs(float(scores[0].detach()) - model.score(x[0].detach())) < 1e-4
-        True
-        >>> scores.sum().backward(); x.grad.shape
-        torch.Size([1, 3, 240, 320])
-        """
-        return ProtocolModel(self)
-
     def quality_map(
         self, image: ImageLike, region: int | None = None, overlap: int | None = None
     ) -> np.ndarray:
@@ -165,17 +171,17 @@ class IQAModel(nn.Module):
         One forward pass over the whole image (resized as for scoring, not cropped); the head is
         applied to overlapping square regions of ``region`` pixels at that resolution (default:
         a third of the shorter side), moving by ``region / overlap`` (default a quarter of a
-        region). See :func:`rankiqa.inference.quality_map.quality_map` for the details
+        region). See :func:`rankiqa.inference.model.regions.quality_map` for the details
         (region size in original pixels, the whole-image score of the same pass).
 
         Examples
         --------
-        >>> from rankiqa.inference.export import untrained_model
+        >>> from rankiqa.inference.model.loading import untrained_model
         >>> model = untrained_model("shallow", head="stats")
         >>> model.quality_map(np.zeros((240, 320, 3), np.uint8)).ndim
         2
         """
-        from rankiqa.inference.quality_map import DEFAULT_OVERLAP, quality_map
+        from rankiqa.inference.model.regions import DEFAULT_OVERLAP, quality_map
 
         overlap = DEFAULT_OVERLAP if overlap is None else overlap
         return quality_map(self, image, region=region, overlap=overlap).values
@@ -208,37 +214,3 @@ class ProtocolModel(nn.Module):
         views = self.transforms(x)
         scores = self.model(views.flatten(0, 1))
         return scores.view(views.shape[0], views.shape[1]).mean(dim=1)
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    for p in module.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
-def _as_chw(
-    image: ImageLike, max_pixels: int | None = None, draft_size: int | None = None
-) -> torch.Tensor:
-    """Any supported image kind -> float 3×H×W tensor in [0, 1] on the CPU (``draft_size``:
-    see :func:`rankiqa.core.imageio.read_image`)."""
-    from PIL import Image
-
-    from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
-
-    if isinstance(image, (str, os.PathLike)):
-        pixels = max_pixels or DEFAULT_MAX_PIXELS
-        return to_float_tensor(read_image(image, max_pixels=pixels, draft_size=draft_size))
-    if isinstance(image, Image.Image):
-        return to_float_tensor(to_rgb8(image))
-    if isinstance(image, np.ndarray):
-        if image.dtype == np.uint8 and image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        return to_float_tensor(image)
-    if isinstance(image, torch.Tensor):
-        if image.dim() != 3 or image.shape[0] != 3 or not image.is_floating_point():
-            raise UserError(
-                "expected a float 3×H×W (or B×3×H×W) tensor in [0, 1], "
-                f"got {image.dtype} of shape {tuple(image.shape)}"
-            )
-        return image.detach().float().cpu()
-    raise UserError(f"cannot score an object of type {type(image).__name__}")

@@ -1,0 +1,3 @@
+"""Export: ONNX graphs of quality models (``onnx``), the preprocessing graph
+(``protocol``), graph passes (``passes``) and the shipped graphs of packaged models
+(``packaged``)."""

@@ -1,0 +1,72 @@
+"""Batch scoring of image files: one :class:`ScoredImage` row per path, in order.
+
+A torch-free :class:`~rankiqa.inference.scoring.onnx_model.OnnxModel` scores in worker
+processes that each decode, preprocess (NumPy) and run a single-threaded ONNX Runtime
+session; an :class:`~rankiqa.inference.model.IQAModel` goes through
+:mod:`rankiqa.inference.scoring.torch_batch` (DataLoader workers).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError
+from rankiqa.inference.scoring.rows import ScoredImage, error_text
+
+#: the model of a worker process (set by :func:`_start_worker`)
+_WORKER_MODEL: Any = None
+
+
+def _start_worker(model: Any) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _score_one(task: tuple[str, int | None, bool]) -> tuple[float | None, str]:
+    path, max_pixels, draft = task
+    return score_file(_WORKER_MODEL, path, max_pixels, draft)
+
+
+def score_file(model: Any, path: str, max_pixels: int | None, draft: bool):
+    """(score, "") or (None, error text) for one file; never raises for a bad file."""
+    try:
+        views = model.views(path, max_pixels=max_pixels, exact_decode=not draft)
+        return model.score_views([views])[0], ""
+    except ImageReadError as exc:
+        return None, error_text(path, exc)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a run
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def iter_scores(
+    model: Any,
+    paths: Sequence[str | os.PathLike],
+    batch_size: int = 16,
+    workers: int = 2,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft: bool = True,
+) -> Iterator[ScoredImage]:
+    """Score image files in order, yielding one :class:`ScoredImage` per path as they finish.
+
+    ``workers`` processes decode, preprocess and score (0: in this process).
+    ``draft`` lets JPEGs decode at reduced scale when the protocol downsizes them anyway.
+    """
+    paths = [str(p) for p in paths]
+    if not hasattr(model, "worker_copy"):  # a PyTorch IQAModel
+        from rankiqa.inference.scoring.torch_batch import iter_torch_scores
+
+        yield from iter_torch_scores(model, paths, batch_size, workers, max_pixels, draft)
+        return
+    if workers <= 0:
+        for path in paths:
+            yield ScoredImage(path, *score_file(model, path, max_pixels, draft))
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
+    with context.Pool(workers, _start_worker, (model.worker_copy(threads),)) as pool:
+        tasks = ((path, max_pixels, draft) for path in paths)
+        for path, result in zip(paths, pool.imap(_score_one, tasks, chunksize=1), strict=True):
+            yield ScoredImage(path, *result)

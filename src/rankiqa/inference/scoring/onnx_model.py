@@ -1,0 +1,274 @@
+"""Scoring without torch: a packaged model's shipped ONNX graph run by ONNX Runtime.
+
+:class:`OnnxModel` scores and maps images as :class:`~rankiqa.inference.model.IQAModel`
+does (same decoding, same input protocol in NumPy, :mod:`rankiqa.inference.scoring.views`),
+from the graph ``NAME.onnx`` shipped beside ``NAME.safetensors``
+(:mod:`rankiqa.inference.export.packaged`). Scores and maps agree with the PyTorch model to
+1e-4 (a test checks every packaged model). Quality maps pool the graph's feature-map outputs
+over regions and apply the head's small MLP, read from the model file with NumPy.
+
+Examples
+--------
+>>> import numpy as np
+>>> model = load_onnx_model("default")
+>>> image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+>>> 0 < model.score(image) < 100
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
+from rankiqa.core.model_file import read_metadata, read_numpy_tensors, scale_scores
+from rankiqa.core.protocol import InputProtocol, decode_size_hint
+from rankiqa.inference.model.map_grid import (
+    DEFAULT_OVERLAP,
+    QualityMap,
+    cells,
+    default_region,
+    score_range,
+)
+from rankiqa.inference.model.paths import graph_of, resolve_model_path
+from rankiqa.inference.scoring.views import image_views, prepare_image, to_float_chw
+
+#: region poolings the torch-free maps reproduce (the graph's side file names the head's):
+#: per-channel mean and std of every tapped stage, or mean and max of the last feature map
+POOLINGS = ("mean_std", "mean_max")
+
+
+class OnnxModel:
+    """A model file's shipped ONNX graph, ready to score (no torch).
+
+    ``threads``: ONNX Runtime's intra-op threads (default: its own choice, all cores).
+    Picklable: a copy in another process opens its own session on first use.
+    """
+
+    runtime_name = "onnxruntime"
+
+    def __init__(self, model_path: str | os.PathLike, graph: str | os.PathLike, threads=None):
+        self.path = Path(model_path)
+        self.graph = Path(graph)
+        self.metadata = dict(read_metadata(self.path))
+        self.metadata["name"] = self.metadata.get("name") or self.path.stem
+        self.protocol = InputProtocol.from_dict(self.metadata["input"])
+        self.score_meta = dict(self.metadata["score"])
+        self.config = self.metadata["model_config"]
+        self.threads = threads
+        self._session = None
+        self._head: dict[str, np.ndarray] | None = None
+        try:
+            side = json.loads(Path(f"{self.graph}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            side = {}
+        self.pooling = side.get("pooling") if isinstance(side, dict) else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_session": None}
+
+    def worker_copy(self, threads: int = 1) -> OnnxModel:
+        """An unopened copy for a worker process (single-threaded by default)."""
+        copy = object.__new__(OnnxModel)
+        copy.__dict__.update(self.__getstate__(), threads=threads)
+        return copy
+
+    @property
+    def session(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            if self.threads:
+                options.intra_op_num_threads = int(self.threads)
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._session = ort.InferenceSession(
+                str(self.graph), options, providers=["CPUExecutionProvider"]
+            )
+        return self._session
+
+    # ----------------------------------------------------------------------------- scoring
+    def decode(self, image: Any, max_pixels: int | None = None, exact_decode: bool = False):
+        """Any supported image (path, PIL image, uint8 array) as a uint8 H×W×3 array."""
+        if isinstance(image, (str, os.PathLike)):
+            draft = None if exact_decode else decode_size_hint(self.protocol)
+            return read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, draft_size=draft)
+        if isinstance(image, np.ndarray):
+            return image
+        if hasattr(image, "mode") and hasattr(image, "size"):  # a PIL image
+            return to_rgb8(image)
+        raise UserError(
+            f"cannot score an object of type {type(image).__name__} without torch "
+            "(paths, PIL images and uint8 arrays work; tensors need pip install 'rankiqa[torch]')"
+        )
+
+    def views(self, image: Any, max_pixels: int | None = None, exact_decode: bool = False):
+        """The V×3×h×w float32 views of one image under the model's input protocol."""
+        return image_views(self.decode(image, max_pixels, exact_decode), self.protocol)
+
+    def score_views(self, views: Sequence[np.ndarray]) -> list[float]:
+        """Scores of several images given their views: the mean over each image's views."""
+        results = []
+        for v in views:
+            outs = [self.session.run(["score"], {"image": v[i : i + 1]})[0] for i in range(len(v))]
+            results.append(float(np.concatenate(outs).mean()))
+        return results
+
+    def score(
+        self, x: Any, batch_size: int = 16, exact_decode: bool = False
+    ) -> float | list[float]:
+        """Score(s) of an image or a list of images, as :meth:`IQAModel.score`."""
+        single = not isinstance(x, (list, tuple))
+        items = [x] if single else list(x)
+        scores = self.score_views([self.views(i, exact_decode=exact_decode) for i in items])
+        return scores[0] if single else scores
+
+    # ------------------------------------------------------------------------ quality maps
+    def quality_map(
+        self,
+        image: Any,
+        region: int | None = None,
+        overlap: int = DEFAULT_OVERLAP,
+        max_pixels: int | None = None,
+        clip: bool = True,
+    ) -> QualityMap:
+        """Local quality of an image, as :func:`rankiqa.inference.model.regions.quality_map`."""
+        if self.pooling not in POOLINGS:
+            raise UserError(
+                f"{self.graph}: no region pooling recorded for quality maps; regenerate it: "
+                "python -m rankiqa.inference.export.packaged"
+            )
+        if overlap < 1:
+            raise UserError(f"overlap must be >= 1, got {overlap}")
+        array = self.decode(image, max_pixels, exact_decode=True)
+        full_size = (int(array.shape[0]), int(array.shape[1]))
+        prepared = prepare_image(to_float_chw(array), self.protocol)
+        height, width = int(prepared.shape[1]), int(prepared.shape[2])
+        if region is None:
+            region = default_region(height, width)
+        region_px = float(region)
+        if region_px < 8:
+            raise UserError(f"region must be at least 8 pixels, got {region}")
+        region_px = min(region_px, height, width)
+        outputs = self.session.run(None, {"image": np.ascontiguousarray(prepared[None])})
+        score, features = outputs[0], outputs[1:]
+        grid = cells(height, width, region_px, overlap)
+        raw = self._region_outputs([f[0] for f in features], grid, overlap)
+        values = scale_scores(raw.astype(np.float32), self.score_meta).astype(np.float32)
+        bounds = score_range(self) if clip else None
+        if bounds is not None:
+            np.clip(values, *bounds, out=values)
+        scale = full_size[0] / height
+        cols = values.shape[1]
+        stride_px = (width - region_px) / (cols - 1) if cols > 1 else region_px
+        return QualityMap(
+            values=values,
+            score=float(score[0]),
+            region=region_px * scale,
+            stride=stride_px * scale,
+            image_size=full_size,
+        )
+
+    def _head_weights(self) -> dict[str, np.ndarray]:
+        if self._head is None:
+            tensors, _ = read_numpy_tensors(self.path, prefix="head.")
+            self._head = {k.removeprefix("head."): v for k, v in tensors.items()}
+        return self._head
+
+    def _region_outputs(self, features, grid, overlap) -> np.ndarray:
+        """Head outputs per region (rows × cols) from C×h×w feature maps."""
+        pooled = []
+        for f in features:
+            rows = _window_matrix(f.shape[1], grid[0], overlap)
+            cols = _window_matrix(f.shape[2], grid[1], overlap)
+            f64 = f.astype(np.float64)
+            mean = np.einsum("rh,chw,sw->rsc", rows, f64, cols)
+            if self.pooling == "mean_std":
+                square = np.einsum("rh,chw,sw->rsc", rows, f64 * f64, cols)
+                count = f.shape[1] * f.shape[2] * overlap * overlap / (grid[0] * grid[1])
+                var = np.maximum(square - mean * mean, 0.0)
+                if count > 1:
+                    var *= count / (count - 1)
+                pooled += [mean, np.sqrt(var)]
+            else:
+                pooled += [mean, _window_max(f, grid, overlap)]
+        x = np.concatenate(pooled, axis=2)
+        return self._mlp(x)
+
+    def _mlp(self, x: np.ndarray) -> np.ndarray:
+        """The head's BatchNorm (stats head) and Linear/ReLU layers on ...×F features."""
+        w = self._head_weights()
+        if "norm.weight" in w:
+            eps = 1e-5
+            x = (x - w["norm.running_mean"]) / np.sqrt(w["norm.running_var"] + eps)
+            x = x * w["norm.weight"] + w["norm.bias"]
+        layers = sorted({int(k.split(".")[1]) for k in w if k.startswith("fc.")})
+        for number, layer in enumerate(layers):
+            x = x @ w[f"fc.{layer}.weight"].T.astype(np.float64) + w[f"fc.{layer}.bias"]
+            if number < len(layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x[..., 0]
+
+
+def _pool_matrix(length: int, count: int) -> np.ndarray:
+    """count×length averaging matrix of adaptive average pooling (PyTorch's bins)."""
+    matrix = np.zeros((count, length))
+    for i in range(count):
+        start, end = (i * length) // count, -((-(i + 1) * length) // count)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def _window_matrix(length: int, count: int, overlap: int) -> np.ndarray:
+    """Mean over windows of ``overlap`` adaptive-pooling bins, stride one bin."""
+    bins = _pool_matrix(length, count)
+    windows = count - overlap + 1
+    return np.stack([bins[i : i + overlap].mean(axis=0) for i in range(windows)])
+
+
+def _window_max(f: np.ndarray, grid, overlap: int) -> np.ndarray:
+    """Max over windows of ``overlap``² adaptive max-pooling bins: rows × cols × C."""
+    channels, height, width = f.shape
+
+    def bounds(length, count):
+        return [((i * length) // count, -((-(i + 1) * length) // count)) for i in range(count)]
+
+    sub = np.empty((grid[0], grid[1], channels), f.dtype)
+    for i, (r0, r1) in enumerate(bounds(height, grid[0])):
+        for j, (c0, c1) in enumerate(bounds(width, grid[1])):
+            sub[i, j] = f[:, r0:r1, c0:c1].max(axis=(1, 2))
+    rows, cols = grid[0] - overlap + 1, grid[1] - overlap + 1
+    out = np.full((rows, cols, channels), -np.inf, f.dtype)
+    for di in range(overlap):
+        for dj in range(overlap):
+            np.maximum(out, sub[di : di + rows, dj : dj + cols], out=out)
+    return out
+
+
+def shipped_graph(name_or_path: str | os.PathLike | None) -> tuple[Path, Path | None]:
+    """(model file, its up-to-date shipped graph or ``None``)."""
+    path = resolve_model_path(name_or_path)
+    return path, graph_of(path)
+
+
+def load_onnx_model(name_or_path: str | os.PathLike | None = None, threads=None) -> OnnxModel:
+    """The :class:`OnnxModel` of a packaged model (or model file with its graph beside it).
+
+    Raises :class:`UserError` when there is no up-to-date graph beside the model file.
+    """
+    path, graph = shipped_graph(name_or_path)
+    if graph is None:
+        raise UserError(
+            f"{path}: no up-to-date ONNX graph beside it (scoring without torch needs one: "
+            "python -m rankiqa.inference.export.packaged; or pip install 'rankiqa[torch]')"
+        )
+    return OnnxModel(path, graph, threads)
