@@ -46,14 +46,14 @@ TRAIN=(rankiqa train-head "$F/mos.safetensors" --rank-features "$F/cbsd68.safete
 
 # 3. Cross-validation (results.json: per fold and pooled out-of-fold SROCC/PLCC, Kodak pairs).
 [ -s "$WORK/cv/results.json" ] || "${TRAIN[@]}" --split-file "$WORK/lockbox-splits.json" \
-  --split-index all -o "$WORK/cv"
+  --split-index all --out "$WORK/cv"
 
 # 4. The lockbox, once: trained on the 504 other photos, tested on the 200.
 [ -s "$WORK/lockbox/results.json" ] || "${TRAIN[@]}" --split-file "$WORK/lockbox-splits.json" \
-  --split-index 5 -o "$WORK/lockbox"
+  --split-index 5 --out "$WORK/lockbox"
 
 # 5. The shipped model: the same training on every photo (15 % still choose each head's epoch).
-[ -s "$WORK/final/results.json" ] || "${TRAIN[@]}" --name default -o "$WORK/final"
+[ -s "$WORK/final/results.json" ] || "${TRAIN[@]}" --name default --out "$WORK/final"
 
 # 6. Package: name, licence, recipe and the CV/lockbox numbers in the file's metadata.
 python - "$WORK" <<'EOF'

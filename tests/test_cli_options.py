@@ -21,7 +21,7 @@ REQUIRED = {
     "map": ["a.jpg", "--output", "o.png"],
     "report": ["--output", "r.html"],
     "features": ["root", "-o", "f.safetensors"],
-    "train-head": ["f.safetensors", "-o", "run"],
+    "train-head": ["f.safetensors", "--out", "run"],
 }
 
 #: values that must be refused by every numeric option

@@ -73,7 +73,7 @@ def test_interrupted_cache_resumes_to_the_same_file(caches, tmp_path, monkeypatc
 def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
     root, csv, iqa_cache, rank_cache = caches
     out = root / "run"
-    args = ["train-head", str(iqa_cache), "-o", str(out), "--rank-features", str(rank_cache),
+    args = ["train-head", str(iqa_cache), "--out", str(out), "--rank-features", str(rank_cache),
             "--eval-rank-features", str(rank_cache), "--split-file", str(root / "splits.json"),
             "--members", "2", "--epochs", "4", "--batch-size", "4"]
     assert main(args) == 0
@@ -111,7 +111,7 @@ def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
 def test_linear_heads_package_and_load(caches) -> None:
     root, csv, iqa_cache, _ = caches
     out = root / "linear"
-    assert main(["train-head", str(iqa_cache), "-o", str(out), "--hidden", "0", "--members", "2",
+    assert main(["train-head", str(iqa_cache), "--out", str(out), "--hidden", "0", "--members", "2",
                  "--epochs", "2", "--rank-weight", "0"]) == 0
     model = load_model_file(out / "all" / "model.safetensors")
     assert model.metadata["model_config"]["head_hidden"] == 0 and len(model.net.head.fc) == 1
@@ -120,11 +120,11 @@ def test_linear_heads_package_and_load(caches) -> None:
 
 def test_bad_options_are_one_line_errors(caches, capsys) -> None:
     root, _, iqa_cache, rank_cache = caches
-    code = main(["train-head", str(rank_cache), "-o", str(root / "bad")])
+    code = main(["train-head", str(rank_cache), "--out", str(root / "bad")])
     assert code == 2 and "no opinion scores" in capsys.readouterr().err
-    code = main(["train-head", str(root / "missing.safetensors"), "-o", str(root / "bad")])
+    code = main(["train-head", str(root / "missing.safetensors"), "--out", str(root / "bad")])
     assert code == 2 and "feature cache not found" in capsys.readouterr().err
-    code = main(["train-head", str(iqa_cache), "-o", str(root / "bad"), "--split-file",
+    code = main(["train-head", str(iqa_cache), "--out", str(root / "bad"), "--split-file",
                  str(root / "splits.json"), "--split-index", "9"])
     assert code == 2 and "splits 0..3" in capsys.readouterr().err
 

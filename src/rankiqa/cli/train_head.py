@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
     add = parser.add_argument
     add("features", metavar="FEATURES",
         help="feature cache of an IQA dataset (`rankiqa features --dataset NAME`)")
-    add("-o", "--output", required=True, metavar="DIR", help="run folder")
+    add("--out", required=True, metavar="RUN_DIR", help="run folder (one sub-folder per split)")
     add("--rank-features", nargs="+", metavar="FILE",
         help="ranked-set caches for the all-pairs ranking term")
     add("--eval-rank-features", metavar="FILE",
@@ -59,7 +59,7 @@ def add_parser(subparsers) -> None:
         help="heads from consecutive seeds, merged into one (default %(default)s)")
     add("--seed", type=non_negative_int, help="first seed (default %(default)s)")
     add("--name", help="the model files' name field")
-    add_resume_option(parser, "the runs in --output")
+    add_resume_option(parser, "the runs in --out")
     defaults_from(parser, HeadConfig, skip=("resume",))
     parser.set_defaults(run=run)
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rankiqa.training.head import train_head
 
-    config = config_from(HeadConfig, args, out=args.output, resume=resume_flag(args.resume),
+    config = config_from(HeadConfig, args, out=args.out, resume=resume_flag(args.resume),
                          rank_features=list(args.rank_features or []))
     results = train_head(config)
     brief = {name: {k: round(v, 4) for k, v in part.items() if isinstance(v, float)}
