@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from pathlib import Path
+from typing import Any
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -45,3 +47,18 @@ def configure_cpu(threads: int | None = None, malloc: bool = True) -> None:
         torch.set_num_threads(threads)
     if malloc:
         tune_malloc()
+
+
+def cpu_session(graph: str | Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session of ``graph`` with ``threads`` intra-op threads (``None``:
+    ONNX Runtime's choice), one inter-op thread, warnings only, and idle threads that sleep
+    instead of spinning, so the cores go to the decoding workers."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])

@@ -38,6 +38,7 @@ from rankiqa.inference.model.map_grid import (
     score_range,
 )
 from rankiqa.inference.model.paths import graph_of, resolve_model_path
+from rankiqa.inference.scoring.cpu import cpu_session
 from rankiqa.inference.scoring.views import image_views, prepare_image, to_float_chw
 
 #: region poolings the torch-free maps reproduce (the graph's side file names the head's):
@@ -83,17 +84,7 @@ class OnnxModel:
     @property
     def session(self):
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            if self.threads:
-                options.intra_op_num_threads = int(self.threads)
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(
-                str(self.graph), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = cpu_session(self.graph, self.threads)
         return self._session
 
     # ----------------------------------------------------------------------------- scoring

@@ -32,6 +32,7 @@ import torch
 
 from rankiqa.core.errors import UserError
 from rankiqa.inference.export.onnx import export_onnx, supports_dynamic_size
+from rankiqa.inference.scoring.cpu import cpu_session
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.head_specs import any_size_heads
 
@@ -82,17 +83,7 @@ class OnnxRuntime:
     @property
     def session(self):
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            # idle threads sleep instead of spinning: the cores go to the decoding workers
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = cpu_session(self.path, self.threads)
         return self._session
 
     def __getstate__(self) -> dict:
