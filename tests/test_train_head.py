@@ -152,3 +152,15 @@ def test_merged_ensemble_equals_the_mean_of_its_members(hidden: int) -> None:
     other = StatsHead((5,), hidden=hidden).eval()
     with pytest.raises(ValueError, match="different data"):
         merge_stats_heads([heads[0].state_dict(), other.state_dict()])
+
+
+def test_split_file_of_another_dataset_is_refused(caches, tmp_path, capsys) -> None:
+    root, _, iqa_cache, _ = caches
+    splits = json.loads((root / "splits.json").read_text())
+    splits["count"] = 30
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(splits))
+    code = main(["train-head", str(iqa_cache), "--out", str(tmp_path / "run"), "--split-file",
+                 str(other)])
+    assert code == 2 and "made for 30 images" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

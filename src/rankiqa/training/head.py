@@ -11,6 +11,7 @@ that scores images like any other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -132,8 +133,10 @@ def _parts(config: HeadConfig, n: int) -> list[tuple[str, np.ndarray, np.ndarray
     from rankiqa.data.splits import load_splits
 
     splits = load_splits(config.split_file)
-    if splits and max(max(s.train + s.test) for s in splits) >= n:
-        raise UserError(f"--split-file {config.split_file}: made for a larger dataset")
+    count = json.loads(Path(config.split_file).read_text(encoding="utf-8")).get("count")
+    if count != n:
+        raise UserError(f"--split-file {config.split_file}: made for {count} images, "
+                        f"{config.features} has {n}")
     if config.split_index == "all":
         chosen = [s for s in splits if not s.lockbox]
     else:
