@@ -24,10 +24,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder")
     parser.add_argument(
         "--preset",
-        choices=("live", "tid2013", "mlive"),
+        choices=("live", "tid2013", "mlive", "exposure"),
         default="live",
         help="distortion preset: live (4 types x 5 levels), tid2013 (19 groups x 4 levels) or "
-        "mlive (blur then JPEG, blur then noise: 2 groups of 4x4 stage levels, partially ordered)",
+        "mlive (blur then JPEG, blur then noise: 2 groups of 4x4 stage levels, partially ordered) "
+        "or exposure (over/under-exposure in stops, contrast decrease: 3 groups x 5 levels)",
     )
     parser.add_argument(
         "--workers",

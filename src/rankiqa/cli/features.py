@@ -34,6 +34,10 @@ def add_parser(subparsers) -> None:
                         "(default %(default)s)")
     parser.add_argument("--resize", type=positive_int, metavar="PX",
                         help="shorter side of the whole-image input (default %(default)s)")
+    parser.add_argument("--cut", type=positive_int, metavar="K",
+                        help="EfficientNet-Lite: also store block K-1's output per image so "
+                        "train-head trains blocks K.. with the head (11: stages 6-7; "
+                        "default: none, the whole backbone frozen)")
     parser.add_argument("--no-flip", action="store_true",
                         help="no mirrored copy (evaluation-only caches)")
     defaults_from(parser, FeaturesConfig)
@@ -47,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
 
     path = cache_features(args.output, args.root, dataset=args.dataset, backbone=args.backbone,
                           weights=args.backbone_weights, resize=args.resize,
-                          flips=not args.no_flip, progress=True)
+                          flips=not args.no_flip, progress=True, cut=args.cut)
     print(f"wrote {path}", file=sys.stderr)
     return 0

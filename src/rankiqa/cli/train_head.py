@@ -47,6 +47,9 @@ def add_parser(subparsers) -> None:
     add("--epochs", type=positive_int, help="epochs per head (default %(default)s)")
     add("--batch-size", type=positive_int, help="images per step (default %(default)s)")
     add("--lr", type=positive_float, help="AdamW learning rate, cosine schedule (default %(default)s)")
+    add("--block-lr", type=positive_float,
+        help="learning rate of the backbone blocks above the cache's cut (features --cut) "
+        "(default %(default)s)")
     add("--weight-decay", type=non_negative_float, help="AdamW weight decay (default %(default)s)")
     add("--hidden", type=non_negative_int,
         help="hidden width of each head; 0: linear heads (default %(default)s)")

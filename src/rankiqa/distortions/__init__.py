@@ -2,16 +2,17 @@
 
 Each :class:`Distortion` is called as ``d(image, level, rng)`` on a uint8 H×W×3 RGB array;
 level 0 is the pristine image and larger levels are worse. :data:`PRESETS` maps a preset name
-(``live``, ``tid2013``, ``mlive``) to its groups; the ``mlive`` groups are
+(``live``, ``tid2013``, ``mlive``, ``exposure``) to its groups; the ``mlive`` groups are
 :class:`CombinedDistortion` grids (two distortions in turn) with a partial order.
 """
 
 from rankiqa.distortions import blur, color, compression, noise, spatial  # noqa: F401 (register)
 from rankiqa.distortions.combined import CombinedDistortion, dominates
-from rankiqa.distortions.presets import LIVE, MLIVE, PRESETS, TID2013
+from rankiqa.distortions.presets import EXPOSURE, LIVE, MLIVE, PRESETS, TID2013
 from rankiqa.distortions.registry import FUNCTIONS, Distortion, register
 
 __all__ = [
+    "EXPOSURE",
     "FUNCTIONS",
     "LIVE",
     "MLIVE",

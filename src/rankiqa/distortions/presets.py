@@ -1,5 +1,6 @@
 """The distortion presets of RankIQA (group name -> :class:`Distortion`): LIVE and TID2013,
-and ``mlive``, two multiply distorted groups in the manner of LIVE MD."""
+``mlive``, two multiply distorted groups in the manner of LIVE MD, and ``exposure``
+(over/under-exposure in stops and contrast decrease, the errors of real photos)."""
 
 from __future__ import annotations
 
@@ -120,6 +121,20 @@ TID2013: dict[str, Distortion] = {
     ),
 }
 
+_STOPS = (0.5, 1.0, 1.5, 2.0, 3.0)
+
+#: Exposure and contrast errors of real photos, 3 groups x 5 levels (the LIVE layout): over-
+#: and under-exposure in stops (linear light), and TID2013's contrast decrease carried on.
+EXPOSURE: dict[str, Distortion] = {
+    "over": Distortion("over", "exposure", _STOPS, "stops (EV)", "over-exposure"),
+    "under": Distortion(
+        "under", "exposure", tuple(-s for s in _STOPS), "stops (EV)", "under-exposure"
+    ),
+    "contrast_down": Distortion(
+        "contrast_down", "contrast", (0.8, 0.65, 0.5, 0.35, 0.2), "factor", "contrast decrease"
+    ),
+}
+
 #: The stages of ``mlive`` (noise: the ``live`` preset's first three ``wn`` levels). Blur and
 #: JPEG levels were chosen so that every known pair is ordered by PSNR on natural images of
 #: 96 px and more (see docs/distortions.md).
@@ -144,4 +159,5 @@ PRESETS: dict[str, dict[str, Distortion | CombinedDistortion]] = {
     "live": LIVE,
     "tid2013": TID2013,
     "mlive": MLIVE,
+    "exposure": EXPOSURE,
 }

@@ -164,5 +164,30 @@ class EfficientNetLite(nn.Module):
         outputs.append(F.relu6(self._bn1(self._conv_head(x))))
         return outputs
 
+    def forward_bottom(self, x: torch.Tensor, cut: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Run the stem and blocks ``0 .. cut - 1``: the tapped maps among them and the output
+        of block ``cut - 1``, which :meth:`forward_taps` continues with ``start=cut``.
+
+        >>> import torch
+        >>> net = EfficientNetLite().eval()
+        >>> x = torch.rand(1, 3, 64, 64)
+        >>> below, mid = net.forward_bottom(x, 11)
+        >>> whole = net.forward_taps(x)
+        >>> top = net.forward_taps(mid, start=11)
+        >>> all(torch.equal(a, b) for a, b in zip(below + top, whole)), len(below), mid.shape[1]
+        (True, 5, 112)
+        """
+        if not 0 < cut < len(self._blocks):
+            raise ValueError(f"cut must be in 1..{len(self._blocks) - 1}, got {cut}")
+        outputs = []
+        x = self.stem(x)
+        if self.tap_stem:
+            outputs.append(x)
+        for index in range(cut):
+            x = self._blocks[index](x)
+            if index in self.tap_blocks:
+                outputs.append(x)
+        return outputs, x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_taps(x)[-1]

@@ -13,6 +13,12 @@ header key ``rankiqa-features`` a JSON object ``{"format": "rankiqa-features", "
 ``id``, ``flip`` and either ``target`` (MOS on 0-100) and ``index`` (the dataset record) or
 ``reference``, ``group`` and ``level`` (0 = pristine). Work is saved in chunks beside the output
 (``NAME.safetensors.part/``) so an interrupted run resumes.
+
+With a ``cut`` (EfficientNet-Lite backbones), the backbone's blocks ``0 .. cut - 1`` are the
+frozen bottom: ``stats`` then holds only the statistics of the taps below the cut, and each row
+also stores the output of block ``cut - 1`` (float16 tensor ``maps.ROW``, C×h×w), from which
+``rankiqa train-head`` trains the blocks above the cut together with the head
+(:mod:`rankiqa.training.top`).
 """
 
 from __future__ import annotations
@@ -50,6 +56,13 @@ class FeatureCache:
 
     stats: torch.Tensor
     meta: dict[str, Any]
+    #: with a cut: the output of block ``cut - 1`` per row (float16, C×h×w)
+    maps: list[torch.Tensor] | None = None
+
+    @property
+    def cut(self) -> int | None:
+        """First trainable block (``None``: a cache of the whole frozen backbone)."""
+        return self.meta.get("cut")
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -80,6 +93,14 @@ class FeatureCache:
             for (ref, _), levels in sorted(seqs.items())
             if ref in pristine
         ]
+
+
+def bottom_outputs(net: torch.nn.Module, images: torch.Tensor, cut: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The statistics of the taps below ``cut`` and the output of block ``cut - 1`` of a
+    :class:`~rankiqa.models.QualityNet` with an EfficientNet-Lite backbone."""
+    below, mid = net.backbone.forward_bottom((images - net.mean) / net.std, cut)
+    return net.head.pool(below), mid
 
 
 def head_inputs(net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -118,22 +139,31 @@ def cache_features(
     resize: int = FeaturesConfig.resize,
     flips: bool = True,
     progress: bool | None = None,
+    cut: int | None = None,
 ) -> Path:
     """Cache the stats-head inputs of ``backbone`` for every image of ``root``.
 
     ``dataset`` is ``ranked`` (a ``rankiqa distort`` folder) or an IQA dataset name
     (``rankiqa datasets``); ``resize`` the shorter side of the whole-image input; ``flips`` adds
-    each image's mirror as a second row (augmentation for training).
+    each image's mirror as a second row (augmentation for training); ``cut`` also stores the
+    output of block ``cut - 1`` per row, for training the blocks above it (module docstring).
     """
     out = Path(out)
     protocol = InputProtocol(resize=int(resize), test_crops="full", crop_size=int(resize))
     items = _items("ranked" if dataset == "ranked" else "iqa", root, dataset)
     net = build_model(backbone, "stats", weights).eval().to(memory_format=torch.channels_last)
+    if cut is not None and not hasattr(net.backbone, "forward_bottom"):
+        raise UserError(f"--cut: backbone {backbone} cannot be cut (EfficientNet-Lite only)")
+    if cut is not None and not 0 < int(cut) < len(net.backbone._blocks):
+        raise UserError(f"--cut must be in 1..{len(net.backbone._blocks) - 1}, got {cut}")
     meta = {"format": FORMAT, "version": VERSION, "backbone": backbone, "weights": str(weights),
             "input": protocol.to_dict(), "source": str(root), "dataset": dataset}
+    if cut is not None:
+        meta["cut"] = int(cut)
     part = Path(f"{out}.part")
     part.mkdir(parents=True, exist_ok=True)
-    signature = json.dumps({k: meta[k] for k in ("backbone", "weights", "input", "source")})
+    signature = json.dumps({k: meta.get(k) for k in ("backbone", "weights", "input", "source",
+                                                       "cut")})
     sig_file = part / "signature.json"
     if sig_file.is_file() and sig_file.read_text() != signature:
         raise UserError(f"{part}: holds partial work of another cache; delete it or choose --out")
@@ -145,31 +175,42 @@ def cache_features(
         done += len(items[start : start + CHUNK])
         if chunk_path.is_file():
             continue
-        stats = []
+        stats, maps = [], []
         with torch.inference_mode():
             for item in items[start : start + CHUNK]:
                 image = to_float_tensor(read_image(item["path"], draft_size=decode_size_hint(protocol)))
                 image = prepare_image(image, protocol).unsqueeze(0)
                 views = torch.cat([image, image.flip(-1)]) if flips else image
-                stats.append(head_inputs(net, views.contiguous(memory_format=torch.channels_last)))
+                views = views.contiguous(memory_format=torch.channels_last)
+                if cut is None:
+                    stats.append(head_inputs(net, views))
+                else:
+                    below, mid = bottom_outputs(net, views, int(cut))
+                    stats.append(below)
+                    maps += [m.half().contiguous() for m in mid]
         from safetensors.torch import save_file
 
+        tensors = {"stats": torch.cat(stats).float().contiguous()}
+        tensors.update({f"maps.{k}": m for k, m in enumerate(maps)})
         with atomic_path(chunk_path) as tmp:
-            save_file({"stats": torch.cat(stats).float().contiguous()}, str(tmp))
+            save_file(tensors, str(tmp))
         if show is not False:
             rate = done / max(time.perf_counter() - started, 1e-9)
             print(f"features {out.name}: {done}/{len(items)} images ({rate:.1f}/s)",
                   file=sys.stderr, flush=True)
     from safetensors.torch import load_file, save_file
 
-    stats = torch.cat([load_file(str(p))["stats"] for p in sorted(part.glob("*.safetensors"))])
+    chunks = [load_file(str(p)) for p in sorted(part.glob("*.safetensors"))]
+    stats = torch.cat([c["stats"] for c in chunks])
+    maps = [c[f"maps.{k}"] for c in chunks for k in range(c["stats"].shape[0]) if cut is not None]
     views = 2 if flips else 1
     meta["rows"] = [{**{k: v for k, v in item.items() if k != "path"}, "flip": f}
                     for item in items for f in range(views)]
     if stats.shape[0] != len(meta["rows"]):
         raise UserError(f"{part}: partial work does not match the images of {root}; delete it")
+    tensors = {"stats": stats.contiguous(), **{f"maps.{k}": m for k, m in enumerate(maps)}}
     with atomic_path(out) as tmp:
-        save_file({"stats": stats.contiguous()}, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
     shutil.rmtree(part)
     return out
 
@@ -185,17 +226,21 @@ def read_features(path: str | os.PathLike) -> FeatureCache:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             meta = json.loads((handle.metadata() or {})[METADATA_KEY])
             stats = handle.get_tensor("stats")
+            maps = None
+            if meta.get("cut") is not None:
+                maps = [handle.get_tensor(f"maps.{k}") for k in range(stats.shape[0])]
     except Exception as exc:  # noqa: BLE001 - any parsing failure is the file's fault
         raise UserError(f"{path}: not a rankiqa feature cache ({exc})") from None
     if meta.get("format") != FORMAT or stats.shape[0] != len(meta.get("rows", ())):
         raise UserError(f"{path}: not a rankiqa feature cache (format or row count)")
-    return FeatureCache(stats.float(), meta)
+    return FeatureCache(stats.float(), meta, maps)
 
 
 def check_compatible(caches: Sequence[FeatureCache], names: Sequence[str]) -> None:
     """Every cache must come from the same backbone, weights and input protocol."""
-    keys = ("backbone", "weights", "input")
-    first = {k: caches[0].meta[k] for k in keys}
+    keys = ("backbone", "weights", "input", "cut")
+    first = {k: caches[0].meta.get(k) for k in keys}
     for cache, name in zip(caches[1:], names[1:], strict=True):
-        if {k: cache.meta[k] for k in keys} != first:
-            raise UserError(f"{name}: made with another backbone, weights or input than {names[0]}")
+        if {k: cache.meta.get(k) for k in keys} != first:
+            raise UserError(f"{name}: made with another backbone, weights, input or cut than "
+                            f"{names[0]}")

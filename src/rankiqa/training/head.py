@@ -55,12 +55,16 @@ class HeadTask:
         with torch.no_grad():  # a fixed standardisation: the training part's statistics
             self.model.norm.running_mean.copy_(cache.stats[seen].mean(0))
             self.model.norm.running_var.copy_(cache.stats[seen].var(0) + 1e-6)
-        self.ranked = [(c.stats, g) for c in ranked for g in c.ranked_groups()]
+        self.ranked = [(c, g) for c in ranked for g in c.ranked_groups()]
         self.steps_per_epoch = max(1, len(train) // config.batch_size)
 
     def head(self, z: torch.Tensor) -> torch.Tensor:
         self.model.norm.eval()  # the standardisation stays fixed
         return self.model.fc(self.model.norm(z)).squeeze(1)
+
+    def scores(self, cache: FeatureCache, rows: list[int]) -> torch.Tensor:
+        """Raw head outputs (before the 0-100 squash) of rows of a cache."""
+        return self.head(cache.stats[rows])
 
     def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
@@ -85,7 +89,7 @@ class HeadTask:
     def loss(self, step: int, batch: Any) -> dict[str, torch.Tensor]:
         idx, flips, groups = batch
         rows = [self.rows[f].get(i, self.rows[0][i]) for i, f in zip(idx, flips, strict=True)]
-        raw = self.head(self.cache.stats[rows])
+        raw = self.scores(self.cache, rows)
         pred = scale_scores(raw, self.score)
         y = torch.tensor(self.targets[idx], dtype=torch.float32)
         mos = F.mse_loss(pred / self.sd, y / self.sd)
@@ -94,8 +98,8 @@ class HeadTask:
         if groups and self.config.rank_weight > 0:
             rank = 0.0
             for g in groups:
-                stats, seq = self.ranked[g]
-                s = self.head(stats[seq])
+                ranked, seq = self.ranked[g]
+                s = self.scores(ranked, seq)
                 zeros = torch.zeros(len(seq), dtype=torch.long)
                 rank = rank + ranking_hinge_loss(s, zeros, torch.arange(len(seq)), zeros,
                                                  margin=self.config.margin, reduction="pairs")
@@ -106,8 +110,25 @@ class HeadTask:
 
     def predict(self, idx: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            raw = self.head(self.cache.stats[[self.rows[0][i] for i in idx]])
+            raw = self.scores(self.cache, [self.rows[0][i] for i in idx])
             return scale_scores(raw, self.score).numpy()
+
+    def merged(self, states: list[dict[str, torch.Tensor]]) -> torch.nn.Module:
+        """One head from the members' best states (an exact merge of the ensemble)."""
+        merged = StatsHead((self.cache.stats.shape[1] // 2,),
+                           hidden=self.config.hidden * len(states))
+        merged.load_state_dict(merge_stats_heads(states))
+        self.model = merged.eval()
+        return self.model
+
+    def network(self) -> torch.nn.Module:
+        """The head on its frozen backbone: the network of the model file."""
+        head = self.model
+        hidden = head.fc[0].out_features if len(head.fc) > 1 else 0
+        net = build_model(self.cache.meta["backbone"], "stats", self.cache.meta["weights"],
+                          head_hidden=None if hidden == 256 else hidden)
+        net.head.load_state_dict(head.state_dict())
+        return net
 
     def validate(self, step: int) -> dict[str, float]:
         p = self.predict(self.val_idx)
@@ -170,6 +191,12 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     check_compatible([cache, *ranked] + ([evalset] if evalset else []), names)
     n = len(cache.rows_of(0))
     out = Path(config.out)
+    if cache.cut is None:
+        task_type = HeadTask
+    else:
+        from rankiqa.training.top import TopTask
+
+        task_type = TopTask
     results: dict[str, Any] = {"config": asdict(config), "parts": {}}
     pooled_idx, pooled_pred = [], []
     for name, train_all, test, lockbox in _parts(config, n):
@@ -179,7 +206,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
         val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         heads, members = [], []
         for m in range(config.members):
-            task = HeadTask(config, cache, ranked, train, val, seed=config.seed + m)
+            task = task_type(config, cache, ranked, train, val, seed=config.seed + m)
             trainer = Trainer(task, out / name / f"member-{m}",
                               iters=config.epochs * task.steps_per_epoch,
                               val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
@@ -189,10 +216,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             heads.append({k: v.clone() for k, v in task.model.state_dict().items()})
             members.append({"best_step": summary["best"]["step"],
                             "val_srocc": round(summary["best"]["val_srocc"], 4)})
-        merged = StatsHead((cache.stats.shape[1] // 2,), hidden=config.hidden * len(heads))
-        merged.load_state_dict(merge_stats_heads(heads))
-        merged.eval()
-        task.model = merged  # predictions of the merged head, same scale
+        task.merged(heads)  # predictions of the merged model, same scale
         part: dict[str, Any] = {"members": members, "lockbox": lockbox,
                                 "val_srocc": task.validate(0)["val_srocc"],
                                 "train": len(train), "val": len(val), "test": len(test)}
@@ -205,8 +229,9 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                 pooled_pred += p.tolist()
         if evalset is not None:
             with torch.inference_mode():
-                part["pairs"] = pair_accuracy(task.head(evalset.stats), evalset.ranked_groups())
-        part["model"] = str(save_packaged(config, cache, merged, task.score, out / name,
+                scores = task.scores(evalset, list(range(len(evalset.rows))))
+                part["pairs"] = pair_accuracy(scores, evalset.ranked_groups())
+        part["model"] = str(save_packaged(config, cache, task.network(), task.score, out / name,
                                           {k: v for k, v in part.items() if k != "members"}))
         results["parts"][name] = part
     if len(pooled_idx) > 1:
@@ -217,13 +242,12 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     return results
 
 
-def save_packaged(config: HeadConfig, cache: FeatureCache, head: StatsHead, score: dict,
+def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module, score: dict,
                   folder: Path, metrics: dict) -> Path:
-    """The trained head on its frozen backbone as a model file ``FOLDER/model.safetensors``."""
-    hidden = head.fc[0].out_features if len(head.fc) > 1 else 0
-    net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
-                      head_hidden=None if hidden == 256 else hidden)
-    net.head.load_state_dict(head.state_dict())
+    """The trained network as a model file ``FOLDER/model.safetensors``."""
+    trainable = ("stats head only (backbone frozen)" if cache.cut is None else
+                 f"blocks {cache.cut}.. of the backbone, its head convolution and the stats head "
+                 f"(stem and blocks 0..{cache.cut - 1} frozen; batch-norm statistics frozen)")
     metadata = build_metadata(
         net.config,
         cache.meta["input"],
@@ -231,7 +255,8 @@ def save_packaged(config: HeadConfig, cache: FeatureCache, head: StatsHead, scor
         training={"task": "rankiqa train-head", "features": config.features,
                   "rank_features": list(config.rank_features), "members": config.members,
                   "epochs": config.epochs, "rank_weight": config.rank_weight,
-                  "trainable": "stats head only (backbone frozen)"},
+                  "trainable": trainable,
+                  **({} if cache.cut is None else {"cut": cache.cut, "block_lr": config.block_lr})},
         metrics={k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
         name=config.name,
     )

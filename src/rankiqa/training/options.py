@@ -124,6 +124,8 @@ class HeadConfig:
     epochs: int = 30
     batch_size: int = 16
     lr: float = 1e-3
+    #: learning rate of the backbone blocks above a cache's cut (``rankiqa features --cut``)
+    block_lr: float = 1e-4
     weight_decay: float = 1e-4
     hidden: int = 256
     rank_weight: float = 1.0
@@ -143,3 +145,6 @@ class FeaturesConfig:
     backbone: str = "efficientnet_lite0"
     backbone_weights: str = "imagenet"
     resize: int = 336  #: shorter side of the whole-image input
+    #: EfficientNet-Lite: also store the output of block ``cut - 1`` (the bottom stays frozen,
+    #: ``train-head`` trains the blocks from ``cut`` on); ``None``: the whole backbone frozen
+    cut: int | None = None
