@@ -1,6 +1,8 @@
 """Pair accuracy of models on a ranked set (``rankiqa distort`` output): the fraction of
 (better, worse) pairs within each (reference, distortion) that a model orders correctly
-(pristine = level 0 is better than every level; ties count as errors).
+(pristine = level 0 is better than every level; ties count as errors), and per distortion and
+level the median points a degraded copy loses against its pristine image (``drops``: how far a
+distortion moves the score, e.g. two stops of exposure in the ``exposure`` preset).
 
     rankiqa distort ../shared/data/reference/kodak kodak-live --preset live --max-side 512
     python benchmarks/synthetic_pairs.py kodak-live --model default --model old.safetensors
@@ -40,6 +42,16 @@ def pair_accuracy(rows: list[dict], scores: dict[str, float]) -> dict[str, float
     return out
 
 
+def median_drops(rows: list[dict], scores: dict[str, float]) -> dict[str, list[float]]:
+    """Per distortion, the median over references of score(pristine) - score(level k), k = 1.."""
+    pristine = {r["reference"]: scores[r["path"]] for r in rows if int(r["level"]) == 0}
+    drops: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if int(r["level"]) > 0 and r["reference"] in pristine:
+            drops[r["distortion"]][int(r["level"])].append(pristine[r["reference"]] - scores[r["path"]])
+    return {d: [round(float(np.median(v[k])), 2) for k in sorted(v)] for d, v in sorted(drops.items())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ranked", help="folder with manifest.csv")
@@ -54,7 +66,7 @@ def main() -> None:
         model = load_model(name)
         scored = {Path(r.path).relative_to(root).as_posix(): r.score
                   for r in iter_scores(model, paths, 16, 2)}
-        result[name] = pair_accuracy(rows, scored)
+        result[name] = {"pairs": pair_accuracy(rows, scored), "drops": median_drops(rows, scored)}
     print(json.dumps(result, indent=1))
 
 
