@@ -135,7 +135,9 @@ def main() -> None:
     args = parser.parse_args()
     rule = BurstRule(args.similarity, args.burst_similarity, args.time_gap)
     with tempfile.TemporaryDirectory() as tmp:
-        paths, truth, sharp = make_card(args.shared, Path(tmp), args.bursts, args.singles, args.seed)
+        paths, truth, sharp = make_card(
+            args.shared, Path(tmp), args.bursts, args.singles, args.seed
+        )
         model = load_scorer()
         started = time.perf_counter()
         rows = cull(paths, model, rule=rule, workers=args.workers)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rankiqa.core.errors import UserError
-from rankiqa.workflow.xmp import read_properties, rating_properties, sidecar_path, write_sidecar
+from rankiqa.workflow.xmp import rating_properties, read_properties, sidecar_path, write_sidecar
 
 #: a sidecar as darktable 4 writes it (abridged): history, tags, colour labels
 DARKTABLE_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>

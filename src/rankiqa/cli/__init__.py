@@ -20,6 +20,10 @@ from rankiqa.core.version import __version__
 #: (some build their options from torch-based config classes); a test keeps it equal to the
 #: help each module gives
 SUMMARIES: dict[str, str] = {
+    "score": "score the quality of images",
+    "cull": "group bursts and near-duplicates; pick the best photo of each",
+    "map": "per-region quality maps of images",
+    "report": "a browsable HTML page of images sorted by quality",
     "distort": "generate a ranked set of distorted images (RankIQA stage 0)",
     "train-rank": "train a ranking network on a ranked set (RankIQA stage 1)",
     "datasets": "list IQA datasets with their expected layout; check one; write split files",
@@ -28,14 +32,16 @@ SUMMARIES: dict[str, str] = {
     "train-head": "train a stats head on cached frozen features (MOS + ranking); writes a model file",
     "evaluate": "evaluate a model on an IQA dataset: SROCC, KROCC, PLCC, RMSE (raw and "
     "logistic-fitted)",
-    "score": "score the quality of images",
     "export": "convert checkpoints to model files, models to ONNX",
-    "map": "per-region quality maps of images",
-    "report": "a browsable HTML page of images sorted by quality",
 }
 
-#: subcommand name -> module under rankiqa.cli
+#: subcommand name -> module under rankiqa.cli, in the order ``rankiqa --help`` lists them:
+#: the everyday commands first, then the training pipeline
 SUBCOMMANDS: dict[str, str] = {
+    "score": "score",
+    "cull": "cull",
+    "map": "map",
+    "report": "report",
     "distort": "distort",
     "train-rank": "train_rank",
     "datasets": "datasets",
@@ -43,10 +49,7 @@ SUBCOMMANDS: dict[str, str] = {
     "features": "features",
     "train-head": "train_head",
     "evaluate": "evaluate",
-    "score": "score",
     "export": "export",
-    "map": "map",
-    "report": "report",
 }
 
 

@@ -103,7 +103,9 @@ def cull(
     for path in paths:
         if path in info:
             group, seconds = info[path]
-            rows.append(CullRow(path, scored[path].score, group + 1, best[group] == path, "", seconds))
+            rows.append(
+                CullRow(path, scored[path].score, group + 1, best[group] == path, "", seconds)
+            )
         else:
             rows.append(CullRow(path, None, None, False, errors.get(path) or scored[path].error))
     return rows
@@ -173,7 +175,10 @@ def pick_targets(picks: Sequence[str], folder: str | os.PathLike) -> list[tuple[
     if not sources:
         return []
     base = os.path.commonpath([str(s.parent) for s in sources])
-    return [(Path(p), Path(folder) / os.path.relpath(s, base)) for p, s in zip(picks, sources, strict=True)]
+    return [
+        (Path(p), Path(folder) / os.path.relpath(s, base))
+        for p, s in zip(picks, sources, strict=True)
+    ]
 
 
 def _place(source: Path, target: Path, mode: str) -> str:

@@ -144,7 +144,9 @@ def write_sidecar(
     merge_properties(root, properties, path)
     text = ET.tostring(root, encoding="unicode")
     try:
-        write_bytes_atomic(path, ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode())
+        write_bytes_atomic(
+            path, ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode()
+        )
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
     return path
@@ -156,7 +158,7 @@ def read_properties(path: str | os.PathLike) -> dict[str, str]:
     path = Path(path)
     root = _parse(path, path.read_bytes())
     found = {}
-    uris = {uri: prefix for prefix, uri in NAMESPACES.items() if prefix not in ('x', 'rdf')}
+    uris = {uri: prefix for prefix, uri in NAMESPACES.items() if prefix not in ("x", "rdf")}
     for description in root.iter(_qname("rdf:Description")):
         items = [(k, v) for k, v in description.attrib.items()]
         items += [(c.tag, c.text or "") for c in description if len(c) == 0]
@@ -183,3 +185,35 @@ def rating_properties(
     }
     properties.update({f"rankiqa:{name}": value for name, value in extra.items()})
     return properties
+
+
+class SidecarWriter:
+    """Writes the sidecar of each scored row as it comes (``write(path, score, **extra)``);
+    a sidecar that cannot be written costs its own line on stderr at :meth:`close`, never the
+    run. ``reject``: rows written with ``rejected=True`` get :data:`REJECTED`."""
+
+    def __init__(self, model: str, style: str = "darktable"):
+        sidecar_path("x", style)  # refuse an unknown style before any work
+        self.model, self.style = model, style
+        self.written, self.failures = 0, []
+
+    def write(self, photo: str, score: float | None, rejected: bool = False, **extra) -> None:
+        if score is None:
+            return
+        try:
+            write_sidecar(
+                photo, rating_properties(score, self.model, rejected, **extra), self.style
+            )
+            self.written += 1
+        except UserError as exc:
+            self.failures.append(str(exc))
+
+    def close(self, stream=None) -> None:
+        import sys
+
+        stream = stream or sys.stderr
+        for failure in self.failures:
+            print(f"rankiqa: error: {failure}", file=stream)
+        name = sidecar_path("photo.jpg", self.style).name
+        failed = f"; {len(self.failures)} could not be written" if self.failures else ""
+        print(f"rankiqa: wrote {self.written} XMP sidecars ({name}){failed}", file=stream)
