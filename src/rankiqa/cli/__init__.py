@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from rankiqa.core.errors import UserError
+from rankiqa.core.interrupts import terminate_raises
 from rankiqa.core.version import __version__
 
 #: one-line help of each subcommand for ``rankiqa --help``, which imports no subcommand module
@@ -106,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with terminate_raises():  # kill (SIGTERM) ends like Ctrl-C: one line, exit 143
+            return int(args.run(args) or 0)
     except UserError as exc:
         if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun: one message, not one each
             print(f"rankiqa: error: {exc}", file=sys.stderr)
@@ -115,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
         return 141
-    except KeyboardInterrupt:
-        print("rankiqa: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Interrupted (SIGTERM)
+        print(f"rankiqa: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover
