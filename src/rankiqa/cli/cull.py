@@ -72,15 +72,17 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--similarity", type=non_negative_float, default=rule.similarity,
-        help=f"fingerprint similarity that groups any two photos ({rule.similarity})",
+        help=f"fingerprint similarity that groups any two photos ({rule.similarity}; 0 = one group)",
     )  # fmt: skip
     parser.add_argument(
         "--burst-similarity", type=non_negative_float, default=rule.burst_similarity,
-        help=f"similarity that groups photos taken within --time-gap ({rule.burst_similarity})",
+        help=f"similarity that groups photos taken within --time-gap ({rule.burst_similarity}; "
+        "0 = any look)",
     )  # fmt: skip
     parser.add_argument(
         "--time-gap", type=non_negative_float, default=rule.time_gap,
-        help=f"seconds between the capture times of a burst's frames ({rule.time_gap})",
+        help=f"seconds between the capture times of a burst's frames ({rule.time_gap}; 0 = the same "
+        "time only)",
     )  # fmt: skip
     parser.add_argument(
         "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"

@@ -21,21 +21,37 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("root", metavar="ROOT", help="dataset root or ranked-set folder")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="feature cache to write (.safetensors)")
-    parser.add_argument("--dataset",
-                        help="IQA dataset name (see `rankiqa datasets`) or `ranked` "
-                        "(default %(default)s)")
-    parser.add_argument("--backbone", choices=list(BACKBONES),
-                        metavar="NAME", help=f"backbone with a stats head: {', '.join(BACKBONES)} "
-                        "(default %(default)s)")
-    parser.add_argument("--backbone-weights", metavar="PATH",
-                        help="`imagenet` (locally installed weights) or a local file "
-                        "(default %(default)s)")
-    parser.add_argument("--resize", type=positive_int, metavar="PX",
-                        help="shorter side of the whole-image input (default %(default)s)")
-    parser.add_argument("--no-flip", action="store_true",
-                        help="no mirrored copy (evaluation-only caches)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="feature cache to write (.safetensors)",
+    )
+    parser.add_argument(
+        "--dataset",
+        help="IQA dataset name (see `rankiqa datasets`) or `ranked` (default %(default)s)",
+    )
+    parser.add_argument(
+        "--backbone",
+        choices=list(BACKBONES),
+        metavar="NAME",
+        help=f"backbone with a stats head: {', '.join(BACKBONES)} (default %(default)s)",
+    )
+    parser.add_argument(
+        "--backbone-weights",
+        metavar="PATH",
+        help="`imagenet` (locally installed weights) or a local file (default %(default)s)",
+    )
+    parser.add_argument(
+        "--resize",
+        type=positive_int,
+        metavar="PX",
+        help="shorter side of the whole-image input (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-flip", action="store_true", help="no mirrored copy (evaluation-only caches)"
+    )
     defaults_from(parser, FeaturesConfig)
     parser.set_defaults(run=run)
 
@@ -45,8 +61,15 @@ def run(args: argparse.Namespace) -> int:
 
     from rankiqa.training.features import cache_features
 
-    path = cache_features(args.output, args.root, dataset=args.dataset, backbone=args.backbone,
-                          weights=args.backbone_weights, resize=args.resize,
-                          flips=not args.no_flip, progress=True)
+    path = cache_features(
+        args.output,
+        args.root,
+        dataset=args.dataset,
+        backbone=args.backbone,
+        weights=args.backbone_weights,
+        resize=args.resize,
+        flips=not args.no_flip,
+        progress=True,
+    )
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -31,32 +31,67 @@ def add_parser(subparsers) -> None:
         ),
     )
     add = parser.add_argument
-    add("features", metavar="FEATURES",
-        help="feature cache of an IQA dataset (`rankiqa features --dataset NAME`)")
+    add(
+        "features",
+        metavar="FEATURES",
+        help="feature cache of an IQA dataset (`rankiqa features --dataset NAME`)",
+    )
     add("--out", required=True, metavar="RUN_DIR", help="run folder (one sub-folder per split)")
-    add("--rank-features", nargs="+", metavar="FILE",
-        help="ranked-set caches for the all-pairs ranking term")
-    add("--eval-rank-features", metavar="FILE",
-        help="a ranked-set cache scored for pair accuracy only (synthetic check)")
-    add("--split-file", metavar="FILE",
-        help="split file (`rankiqa datasets --make-splits`); omitted: train on every image")
-    add("--split-index", metavar="K|all",
-        help="split K, or `all`: every split but the lockbox (default %(default)s)")
-    add("--val-fraction", type=fraction,
-        help="share of each training part that chooses the epoch (default %(default)s)")
+    add(
+        "--rank-features",
+        nargs="+",
+        metavar="FILE",
+        help="ranked-set caches for the all-pairs ranking term",
+    )
+    add(
+        "--eval-rank-features",
+        metavar="FILE",
+        help="a ranked-set cache scored for pair accuracy only (synthetic check)",
+    )
+    add(
+        "--split-file",
+        metavar="FILE",
+        help="split file (`rankiqa datasets --make-splits`); omitted: train on every image",
+    )
+    add(
+        "--split-index",
+        metavar="K|all",
+        help="split K, or `all`: every split but the lockbox (default %(default)s)",
+    )
+    add(
+        "--val-fraction",
+        type=fraction,
+        help="share of each training part that chooses the epoch (default %(default)s)",
+    )
     add("--epochs", type=positive_int, help="epochs per head (default %(default)s)")
     add("--batch-size", type=positive_int, help="images per step (default %(default)s)")
-    add("--lr", type=positive_float, help="AdamW learning rate, cosine schedule (default %(default)s)")
+    add(
+        "--lr",
+        type=positive_float,
+        help="AdamW learning rate, cosine schedule (default %(default)s)",
+    )
     add("--weight-decay", type=non_negative_float, help="AdamW weight decay (default %(default)s)")
-    add("--hidden", type=non_negative_int,
-        help="hidden width of each head; 0: linear heads (default %(default)s)")
-    add("--rank-weight", type=non_negative_float,
-        help="weight of the ranking term; 0: opinion scores only (default %(default)s)")
+    add(
+        "--hidden",
+        type=non_negative_int,
+        help="hidden width of each head; 0: linear heads (default %(default)s)",
+    )
+    add(
+        "--rank-weight",
+        type=non_negative_float,
+        help="weight of the ranking term; 0: opinion scores only (default %(default)s)",
+    )
     add("--rank-groups", type=positive_int, help="ranked sequences per step (default %(default)s)")
-    add("--margin", type=positive_float,
-        help="ranking hinge margin, in MOS standard deviations (default %(default)s)")
-    add("--members", type=positive_int,
-        help="heads from consecutive seeds, merged into one (default %(default)s)")
+    add(
+        "--margin",
+        type=positive_float,
+        help="ranking hinge margin, in MOS standard deviations (default %(default)s)",
+    )
+    add(
+        "--members",
+        type=positive_int,
+        help="heads from consecutive seeds, merged into one (default %(default)s)",
+    )
     add("--seed", type=non_negative_int, help="first seed (default %(default)s)")
     add("--name", help="the model files' name field")
     add_resume_option(parser, "the runs in --out")
@@ -69,10 +104,17 @@ def run(args: argparse.Namespace) -> int:
 
     from rankiqa.training.head import train_head
 
-    config = config_from(HeadConfig, args, out=args.out, resume=resume_flag(args.resume),
-                         rank_features=list(args.rank_features or []))
+    config = config_from(
+        HeadConfig,
+        args,
+        out=args.out,
+        resume=resume_flag(args.resume),
+        rank_features=list(args.rank_features or []),
+    )
     results = train_head(config)
-    brief = {name: {k: round(v, 4) for k, v in part.items() if isinstance(v, float)}
-             for name, part in results["parts"].items()}
+    brief = {
+        name: {k: round(v, 4) for k, v in part.items() if isinstance(v, float)}
+        for name, part in results["parts"].items()
+    }
     print(json.dumps({"parts": brief, "pooled": results.get("pooled")}))
     return 0

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from rankiqa.cli.argtypes import _finite
-
-
-def score_value(text: str) -> float:
-    """A finite score (the bounds of ``--min-score``/``--max-score``)."""
-    return _finite(text, "a finite number")
+from rankiqa.cli.argtypes import non_negative_float
 
 
 def add_xmp_options(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +26,16 @@ def add_xmp_options(parser: argparse.ArgumentParser) -> None:
 
 def add_filter_options(parser: argparse.ArgumentParser, sort: bool = True) -> None:
     parser.add_argument(
-        "--min-score", type=score_value, default=None, help="keep rows scoring at least this"
+        "--min-score",
+        type=non_negative_float,
+        default=None,
+        help="keep rows scoring at least this (0 = keep all)",
     )
     parser.add_argument(
-        "--max-score", type=score_value, default=None, help="keep rows scoring at most this"
+        "--max-score",
+        type=non_negative_float,
+        default=None,
+        help="keep rows scoring at most this (0 = only scores of 0)",
     )
     if sort:
         parser.add_argument(

@@ -41,6 +41,10 @@ UNSUPPORTED_PHOTO_EXTENSIONS = (
     ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
 )  # fmt: skip
 
+#: metadata sidecars beside photos (XMP of darktable/Lightroom, ...): not images, not worth a
+#: "skipped" line either
+SIDECAR_SUFFIXES = (".xmp", ".pp3", ".dop", ".on1", ".cos")
+
 _PILLOW_LIMIT = threading.Lock()
 
 
@@ -245,7 +249,8 @@ def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
 
 def scan_folder(root: str | os.PathLike, recursive: bool = True) -> tuple[list[Path], list[Path]]:
     """``(images, skipped)`` under ``root``, both sorted: the files with an image suffix, and
-    every other file (RAW, HEIC, text, ...; hidden files such as .DS_Store aside), so a
+    every other file (RAW, text, ...; hidden files such as .DS_Store and sidecars such as
+    photo.jpg.xmp aside), so a
     caller can say what it left out."""
     root = Path(root)
     pattern = "**/*" if recursive else "*"
@@ -255,7 +260,7 @@ def scan_folder(root: str | os.PathLike, recursive: bool = True) -> tuple[list[P
             continue
         if is_image_name(path):
             images.append(path)
-        elif not path.name.startswith("."):
+        elif not path.name.startswith(".") and path.suffix.lower() not in SIDECAR_SUFFIXES:
             skipped.append(path)
     return images, skipped
 
