@@ -17,6 +17,7 @@ REQUIRED = {
     "finetune": ["--dataset", "csv", "--root", "r", "--init", "scratch", "--out", "o"],
     "evaluate": ["--model", "m", "--dataset", "csv", "--root", "r"],
     "score": ["a.jpg"],
+    "cull": ["a.jpg"],
     "export": ["a.safetensors", "b.onnx"],
     "map": ["a.jpg", "--output", "o.png"],
     "report": ["--output", "r.html"],
@@ -146,7 +147,7 @@ def test_common_options_share_names_and_defaults():
             workers[name] = options["workers"].type
     assert len(devices) == 1 and next(iter(devices))[0] is None  # auto everywhere
     assert set(workers.values()) == {argtypes.worker_count}
-    assert len(workers) == 5
+    assert len(workers) == 6  # score, cull, distort, train-rank, finetune, evaluate
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ Layers, bottom to top (a module may import its own package and any lower layer o
     core (errors, files, decoding, seeding, devices, input protocol, file formats)
       -> distortions | models | losses   (side by side: none imports another)
       -> data -> inference -> evaluation -> training
-      -> integrations, report, the ``rankiqa`` facade (``rankiqa/__init__.py``)
+      -> integrations, report, workflow, the ``rankiqa`` facade (``rankiqa/__init__.py``)
       -> cli -> __main__
 
 Each name has one home: the old paths of core modules (``rankiqa.errors``, ``rankiqa.imageio``,
@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "training": 5,
     "integrations": 6,
     "report": 6,  # HTML reports and overlays (maps branch): presentation over inference
+    "workflow": 6,  # cull (bursts, picks), XMP sidecars: a photographer's workflow over scores
     "": 6,
     "cli": 7,
     "__main__": 8,

@@ -43,7 +43,8 @@ def test_max_pixels_governs_pillow_both_ways(photo: Path, pillow_limit: int) -> 
         warnings.simplefilter("error")  # no DecompressionBombWarning either
         assert read_image(photo, max_pixels=10_000).shape == (60, 80, 3)  # above Pillow's
         with pytest.raises(
-            ImageReadError, match=r"photo.jpg: too many pixels \(80x60, more than the limit of 1000;"
+            ImageReadError,
+            match=r"photo.jpg: too many pixels \(80x60, more than the limit of 1000;",
         ):
             read_image(photo, max_pixels=1000)
     assert pillow_limit == Image.MAX_IMAGE_PIXELS  # Pillow's global is restored
@@ -158,7 +159,6 @@ def write_awkward_folder(folder: Path) -> None:
     folder.mkdir()
     Image.fromarray(natural_image(60, 80)).save(folder / "a.jpg")
     (folder / "IMG_0001.CR2").write_bytes(b"II*\x00" + bytes(100))
-    (folder / "IMG_0002.HEIC").write_bytes(bytes(100))
     (folder / "notes.txt").write_text("shot list\n")
     (folder / ".DS_Store").write_bytes(bytes(10))
 
@@ -174,13 +174,12 @@ def test_folder_scans_count_what_they_skip(
     assert main(base) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "rankiqa: skipped 3 files: 2 RAW/HEIF photos (not supported: .cr2, .heic), 1 other "
+        "rankiqa: skipped 2 files: 1 RAW/HEIF photo (not supported: .cr2), 1 other "
         "file (.txt); --verbose names them"
     ]
     assert main([*base, "--verbose"]) == 0
     err = capsys.readouterr().err
     assert f"skipped {folder / 'IMG_0001.CR2'}: camera RAW files (.CR2) are not supported" in err
-    assert f"skipped {folder / 'IMG_0002.HEIC'}: HEIF files (.HEIC) are not supported" in err
     assert f"skipped {folder / 'notes.txt'}: not an image file name (.txt)" in err
 
 
@@ -189,14 +188,13 @@ def test_explicit_unsupported_files_get_error_rows(
 ) -> None:
     folder = tmp_path / "shoot"
     write_awkward_folder(folder)
-    names = ["IMG_0001.CR2", "IMG_0002.HEIC", "notes.txt"]
+    names = ["IMG_0001.CR2", "notes.txt"]
     code = main(
         ["score", *(str(folder / n) for n in names), "-m", str(stats_model_file), "-f", "csv"]
     )
     rows = {Path(r["path"]).name: r for r in csv.DictReader(capsys.readouterr().out.splitlines())}
     assert code == 1 and sorted(rows) == names
     assert "camera RAW files (.CR2) are not supported" in rows["IMG_0001.CR2"]["error"]
-    assert "HEIF files (.HEIC) are not supported" in rows["IMG_0002.HEIC"]["error"]
     assert "not a recognised image file" in rows["notes.txt"]["error"]
 
 
@@ -207,3 +205,32 @@ def test_evaluate_output_suffix_and_folder(tmp_path: Path, capsys) -> None:
     assert main([*base, "--plot", str(tmp_path / "p.pdf")]) == 2
     assert "--plot" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_heic_photos_score(tmp_path: Path, capsys) -> None:
+    """An iPhone-style HEIC (written with pillow-heif) is found by a folder scan and scores
+    like the same picture as PNG; a broken one gets its error row."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+
+    picture = Image.fromarray(natural_image(240, 320, seed=4))
+    heif = pillow_heif.from_pillow(picture)
+    heif.save(tmp_path / "IMG_0001.HEIC", quality=95)
+    picture.save(tmp_path / "IMG_0001.png")
+    (tmp_path / "IMG_0002.heic").write_bytes(bytes(100))
+    assert main(["score", str(tmp_path), "-f", "csv"]) == 1
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(capsys.readouterr().out.splitlines())}
+    assert sorted(rows) == ["IMG_0001.HEIC", "IMG_0001.png", "IMG_0002.heic"]
+    assert abs(float(rows["IMG_0001.HEIC"]["score"]) - float(rows["IMG_0001.png"]["score"])) < 5
+    assert rows["IMG_0002.heic"]["score"] == "" and rows["IMG_0002.heic"]["error"]
+
+
+def test_skipped_sub_folders_are_reported(tmp_path: Path, capsys) -> None:
+    Image.fromarray(natural_image(64, 80)).save(tmp_path / "a.png")
+    (tmp_path / "degraded" / "deeper").mkdir(parents=True)
+    for name in ("degraded/b.png", "degraded/deeper/c.png"):
+        Image.fromarray(natural_image(64, 80, seed=2)).save(tmp_path / name)
+    assert main(["score", str(tmp_path), "-f", "csv"]) == 0
+    err = capsys.readouterr().err
+    assert "2 images in sub-folders (not searched: add -r / --recursive)" in err
+    assert main(["score", str(tmp_path), "-f", "csv", "-r"]) == 0
+    assert "sub-folders" not in capsys.readouterr().err

@@ -40,9 +40,9 @@ def test_read_scores_csv_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "s.csv"
     good.write_text('path,score,error\na.jpg,71.25,\n"b,c.png",,not an image\n\n')
     rows = read_scores_csv(good)
-    assert [(r.path, r.score, r.error) for r in rows] == [
-        ("a.jpg", 71.25, ""),
-        ("b,c.png", None, "not an image"),
+    assert [(r.path, r.score, r.error) for r in rows] == [  # relative to the csv's folder
+        (str(tmp_path / "a.jpg"), 71.25, ""),
+        (str(tmp_path / "b,c.png"), None, "not an image"),
     ]
     bad_header = tmp_path / "h.csv"
     bad_header.write_text("file,quality\na.jpg,3\n")
@@ -149,3 +149,23 @@ def test_map_legend_and_honest_small_sizes() -> None:
     assert '<div id="legend" hidden>map colours: <span>poor</span>' in page
     assert '$("legend").hidden = false' in page
     assert 'r.bytes + " B"' in page and "Math.max(1, Math.round(r.bytes / 1024))" not in page
+
+
+def test_report_from_another_folder_finds_the_pictures(tmp_path: Path, monkeypatch, capsys) -> None:
+    from rankiqa.cli import main
+
+    shoot = tmp_path / "shoot"
+    photos(shoot, 2)
+    (shoot / "scores.csv").write_text("path,score,error\nphoto0.jpg,60,\nphoto1.jpg,40,\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["report", "--from", "../shoot/scores.csv", "--min-score", "50", "--list",
+                 "keep.txt"]) == 0  # fmt: skip
+    page = (elsewhere / "report.html").read_text(encoding="utf-8")
+    assert "no such file" not in page and page.count("data:image/jpeg;base64") >= 1
+    assert (elsewhere / "keep.txt").read_text() == "../shoot/photo0.jpg\n"
+    (shoot / "photo0.jpg").unlink()
+    (shoot / "photo1.jpg").unlink()
+    assert main(["report", "--from", "../shoot/scores.csv"]) == 2
+    assert "none of its 2 images found" in capsys.readouterr().err

@@ -14,12 +14,17 @@ import sys
 from collections.abc import Sequence
 
 from rankiqa.core.errors import UserError
+from rankiqa.core.interrupts import terminate_raises
 from rankiqa.core.version import __version__
 
 #: one-line help of each subcommand for ``rankiqa --help``, which imports no subcommand module
 #: (some build their options from torch-based config classes); a test keeps it equal to the
 #: help each module gives
 SUMMARIES: dict[str, str] = {
+    "score": "score the quality of images",
+    "cull": "group bursts and near-duplicates; pick the best photo of each",
+    "map": "per-region quality maps of images",
+    "report": "a browsable HTML page of images sorted by quality",
     "distort": "generate a ranked set of distorted images (RankIQA stage 0)",
     "train-rank": "train a ranking network on a ranked set (RankIQA stage 1)",
     "datasets": "list IQA datasets with their expected layout; check one; write split files",
@@ -28,14 +33,16 @@ SUMMARIES: dict[str, str] = {
     "train-head": "train a stats head on cached frozen features (MOS + ranking); writes a model file",
     "evaluate": "evaluate a model on an IQA dataset: SROCC, KROCC, PLCC, RMSE (raw and "
     "logistic-fitted)",
-    "score": "score the quality of images",
     "export": "convert checkpoints to model files, models to ONNX",
-    "map": "per-region quality maps of images",
-    "report": "a browsable HTML page of images sorted by quality",
 }
 
-#: subcommand name -> module under rankiqa.cli
+#: subcommand name -> module under rankiqa.cli, in the order ``rankiqa --help`` lists them:
+#: the everyday commands first, then the training pipeline
 SUBCOMMANDS: dict[str, str] = {
+    "score": "score",
+    "cull": "cull",
+    "map": "map",
+    "report": "report",
     "distort": "distort",
     "train-rank": "train_rank",
     "datasets": "datasets",
@@ -43,10 +50,7 @@ SUBCOMMANDS: dict[str, str] = {
     "features": "features",
     "train-head": "train_head",
     "evaluate": "evaluate",
-    "score": "score",
     "export": "export",
-    "map": "map",
-    "report": "report",
 }
 
 
@@ -103,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with terminate_raises():  # kill (SIGTERM) ends like Ctrl-C: one line, exit 143
+            return int(args.run(args) or 0)
     except UserError as exc:
         if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun: one message, not one each
             print(f"rankiqa: error: {exc}", file=sys.stderr)
@@ -112,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
         return 141
-    except KeyboardInterrupt:
-        print("rankiqa: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Interrupted (SIGTERM)
+        print(f"rankiqa: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

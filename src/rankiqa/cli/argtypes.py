@@ -194,7 +194,9 @@ def add_device_option(parser: Any) -> None:
     parser.add_argument("--device", default=None, help=DEVICE_HELP)
 
 
-def add_workers_option(parser: Any, default: int | None = None, default_text: str = "%(default)s") -> None:
+def add_workers_option(
+    parser: Any, default: int | None = None, default_text: str = "%(default)s"
+) -> None:
     """``--workers N`` (N ≥ 0; 0 = decode in the main process)."""
     parser.add_argument(
         "--workers",
@@ -220,7 +222,9 @@ def add_resume_option(parser: Any, what: str = "the run in --out") -> None:
     )
 
 
-def defaults_from(parser: argparse.ArgumentParser, config: type, skip: tuple[str, ...] = ()) -> None:
+def defaults_from(
+    parser: argparse.ArgumentParser, config: type, skip: tuple[str, ...] = ()
+) -> None:
     """Give every option of ``parser`` whose ``dest`` is a field of the dataclass ``config``
     that field's default: options' defaults are written once, in the config (help texts show
     them with ``%(default)s``). ``skip``: fields whose option means something else.
@@ -251,7 +255,9 @@ def defaults_from(parser: argparse.ArgumentParser, config: type, skip: tuple[str
 def config_from(config: type, args: argparse.Namespace, **overrides: Any) -> Any:
     """The dataclass ``config`` built from the parsed options named like its fields, then
     ``overrides`` (for options that do not map one to one)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)}
+    values = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)
+    }
     return config(**{**values, **overrides})
 
 

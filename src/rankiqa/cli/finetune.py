@@ -135,16 +135,16 @@ def add_parser(subparsers) -> None:
         type=positive_int,
         help="iterations between lr decays (default %(default)s)",
     )
-    opt.add_argument(
-        "--lr-gamma", type=decay_factor, help="lr decay factor (default %(default)s)"
-    )
+    opt.add_argument("--lr-gamma", type=decay_factor, help="lr decay factor (default %(default)s)")
     opt.add_argument("--momentum", type=probability, help="SGD momentum (default %(default)s)")
     opt.add_argument("--weight-decay", type=non_negative_float, help="default %(default)s")
     opt.add_argument(
         "--head-lr-mult", type=positive_float, help="head lr multiplier (default %(default)s)"
     )
     opt.add_argument("--iters", type=positive_int, help="iterations (default %(default)s)")
-    opt.add_argument("--batch-size", type=positive_int, help="images per batch (default %(default)s)")
+    opt.add_argument(
+        "--batch-size", type=positive_int, help="images per batch (default %(default)s)"
+    )
     data = parser.add_argument_group("input")
     data.add_argument(
         "--resize",
@@ -214,7 +214,9 @@ def add_parser(subparsers) -> None:
         "--log-every", type=positive_int, help="train-metrics period (default %(default)s)"
     )
     add_workers_option(run_group)
-    run_group.add_argument("--seed", type=non_negative_int, help="random seed (default %(default)s)")
+    run_group.add_argument(
+        "--seed", type=non_negative_int, help="random seed (default %(default)s)"
+    )
     add_resume_option(run_group)
     add_device_option(run_group)
     run_group.add_argument(

@@ -37,7 +37,10 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="IMAGE", help="image files, folders, globs")
     parser.add_argument(
-        "--output", "-o", required=True, help="output file (one image) or folder (several)"
+        "--output",
+        "-o",
+        default="maps/",
+        help="output file (one image) or folder (several); default: the folder maps/",
     )
     parser.add_argument(
         "--format",

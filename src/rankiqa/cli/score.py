@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ from rankiqa.cli.argtypes import (
     thread_count,
 )
 from rankiqa.cli.progress import Progress
+from rankiqa.cli.workflow_options import add_filter_options, add_xmp_options, model_label
 from rankiqa.core.errors import UserError
 
 DESCRIPTION = """\
@@ -34,7 +36,10 @@ progress bar is drawn over it. --output's suffix picks the format (.csv, .json, 
 csv); another suffix is refused. --output FOLDER/ writes FOLDER/scores.csv. Files a folder
 scan leaves out (RAW, HEIC, text, ...) are counted on stderr at the end (--verbose: named).
 --resume skips the paths already in --output (csv or jsonl); --shard I/N scores a
-deterministic 1/N of the files."""
+deterministic 1/N of the files. --min-score/--max-score keep the rows in range (error rows
+always stay); --sort score writes the rows best first once all are scored. --xmp writes each
+photo's rating and score to its XMP sidecar (docs/cull.md). With --output, a last line on
+stdout says what was written."""
 
 #: --output suffix -> format
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".txt": "table"}
@@ -128,6 +133,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--num-actors", type=positive_int, default=None, help="Ray scoring actors (one per CPU)"
     )
+    add_filter_options(parser)
+    add_xmp_options(parser)
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
 
@@ -162,6 +169,12 @@ def _show_progress(to_stdout: bool) -> bool:
     return not (to_stdout and sys.stdout.isatty())
 
 
+def _counted(rows, progress: Progress):
+    for row in rows:
+        progress.update()
+        yield row
+
+
 def run(args: argparse.Namespace) -> int:
     from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
     from rankiqa.inference.scoring.choice import load_scorer
@@ -176,6 +189,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--format xlsx needs --output FILE.xlsx")
     if args.resume and not args.output:
         raise UserError("--resume needs --output FILE (the rows already written are skipped)")
+    from rankiqa.workflow.filters import ScoreRange, sort_rows
+
+    limits = ScoreRange(args.min_score, args.max_score)
+    if args.resume and (limits.active or args.sort != "path"):
+        raise UserError("--resume cannot be combined with --min-score, --max-score or --sort")
     configure_cpu(args.threads)
     skipped: list[str] = []
     paths, bad = find_inputs(args.paths, recursive=args.recursive, skipped=skipped)
@@ -218,34 +236,56 @@ def run(args: argparse.Namespace) -> int:
         stream = sys.stdout
     failures = 0
     try:
-        writer = stream if fmt == "xlsx" else RowWriter(
-            stream,
-            fmt,
-            path_width=width,
-            header=not has_header,
-            max_width=_table_width(fmt, to_stdout),
+        writer = (
+            stream
+            if fmt == "xlsx"
+            else RowWriter(
+                stream,
+                fmt,
+                path_width=width,
+                header=not has_header,
+                max_width=_table_width(fmt, to_stdout),
+            )
         )
-        for row in bad_rows:  # arguments that name nothing to score: their rows first
-            writer.write(row)
-            failures += 1
         progress = Progress(len(todo), enabled=_show_progress(to_stdout))
-        for row in iter_scores(
+        scored = iter_scores(
             model,
             todo,
             batch_size=args.batch_size,
             workers=workers,
             max_pixels=max_pixels_of(args),
             draft=not args.exact_decode,
-        ):
-            writer.write(row)
+        )
+        sidecars = None
+        if args.xmp:
+            from rankiqa.workflow.xmp import SidecarWriter
+
+            sidecars = SidecarWriter(model_label(model, args.model), args.xmp_style)
+        held = []  # --sort score: written once all are scored
+        # arguments that name nothing to score get their rows in path order with the rest
+        for row in heapq.merge(bad_rows, _counted(scored, progress), key=lambda r: r.path):
             failures += bool(row.error)
-            progress.update()
+            if sidecars is not None:
+                sidecars.write(row.path, row.score)
+            if not limits.keeps(row.score):
+                continue
+            if args.sort == "score":
+                held.append(row)
+            else:
+                writer.write(row)
+        for row in sort_rows(held, "score"):
+            writer.write(row)
         progress.close()
         writer.close()
     finally:
         if stream is not sys.stdout and fmt != "xlsx":
             stream.close()
+    if sidecars is not None:
+        sidecars.close()
     report_skipped(skipped, args.verbose)
+    if args.output:
+        kept = f" ({writer.count} kept by --min-score/--max-score)" if limits.active else ""
+        print(f"wrote {args.output}: {total} image{'s' if total != 1 else ''}{kept}")
     if failures:
         print(
             f"rankiqa: {failures} of {total} files could not be scored (see the error column)",

@@ -78,7 +78,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: %(default)s")
     p.add_argument("--momentum", type=probability, help="SGD momentum (default: %(default)s)")
     p.add_argument("--weight-decay", type=non_negative_float, help="default: %(default)s")
-    p.add_argument("--head-lr-mult", type=positive_float, help="head lr factor (default: %(default)s)")
+    p.add_argument(
+        "--head-lr-mult", type=positive_float, help="head lr factor (default: %(default)s)"
+    )
     p.add_argument("--margin", type=positive_float, help="hinge margin (default: %(default)s)")
     p.add_argument(
         "--pairs",

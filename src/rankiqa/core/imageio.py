@@ -19,6 +19,20 @@ _NOT_PHOTOS = {".eps", ".ps", ".bufr", ".grib", ".h5", ".hdf", ".fit", ".fits", 
 _NOT_PHOTOS |= {".mpeg", ".mpg"}
 
 
+def _register_heif() -> bool:
+    """Let Pillow open HEIC/HEIF (iPhone photos) through pillow-heif, where it is installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+#: whether HEIC/HEIF photos decode (pillow-heif is installed); AVIF: Pillow's own decoder
+HEIF_SUPPORTED = _register_heif()
+
+
 def _pillow_extensions() -> tuple[str, ...]:
     Image.init()
     readable = {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
@@ -34,12 +48,17 @@ IMAGE_EXTENSIONS = _pillow_extensions()
 #: raise or lower it, Pillow's limit included.
 DEFAULT_MAX_PIXELS = 89_478_485
 
-#: File name suffixes of camera RAW and HEIF photos: never decoded, named "not supported".
+#: File name suffixes of camera RAW photos (and HEIF ones without pillow-heif): never
+#: decoded, named "not supported".
 UNSUPPORTED_PHOTO_EXTENSIONS = (
-    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".heic", ".heif",
-    ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf",
-    ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
-)  # fmt: skip
+    ".3fr", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".k25", ".kdc",
+    ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2", ".rwl",
+    ".sr2", ".srf", ".srw", ".x3f",
+) + (() if HEIF_SUPPORTED else (".heic", ".heif"))  # fmt: skip
+
+#: metadata sidecars beside photos (XMP of darktable/Lightroom, ...): not images, not worth a
+#: "skipped" line either
+SIDECAR_SUFFIXES = (".xmp", ".pp3", ".dop", ".on1", ".cos")
 
 _PILLOW_LIMIT = threading.Lock()
 
@@ -207,6 +226,8 @@ def read_image(
     except Image.UnidentifiedImageError:
         raise ImageReadError(f"{path}: not a recognised image file") from None
     except (OSError, SyntaxError, ValueError) as exc:
+        if "truncated" in str(exc) or "bytes not processed" in str(exc):
+            raise ImageReadError(f"{path}: truncated file (the image data ends early)") from None
         raise ImageReadError(f"{path}: cannot decode image ({exc})") from None
     except (MemoryError, RecursionError) as exc:
         raise ImageReadError(f"{path}: cannot decode image ({type(exc).__name__})") from None
@@ -234,8 +255,12 @@ def is_image_name(path: str | os.PathLike) -> bool:
 
 
 def _unsupported(path: Path) -> str:
-    kind = "HEIF" if path.suffix.lower() in (".heic", ".heif") else "camera RAW"
-    return f"{kind} files ({path.suffix}) are not supported; convert them to JPEG, PNG or TIFF"
+    if path.suffix.lower() in (".heic", ".heif"):
+        return (
+            f"HEIF files ({path.suffix}) need pillow-heif (pip install pillow-heif); or convert "
+            "them to JPEG, PNG or TIFF"
+        )
+    return f"camera RAW files ({path.suffix}) are not supported; convert them to JPEG, PNG or TIFF"
 
 
 def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
@@ -245,7 +270,8 @@ def find_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
 
 def scan_folder(root: str | os.PathLike, recursive: bool = True) -> tuple[list[Path], list[Path]]:
     """``(images, skipped)`` under ``root``, both sorted: the files with an image suffix, and
-    every other file (RAW, HEIC, text, ...; hidden files such as .DS_Store aside), so a
+    every other file (RAW, text, ...; hidden files such as .DS_Store and sidecars such as
+    photo.jpg.xmp aside), so a
     caller can say what it left out."""
     root = Path(root)
     pattern = "**/*" if recursive else "*"
@@ -255,7 +281,7 @@ def scan_folder(root: str | os.PathLike, recursive: bool = True) -> tuple[list[P
             continue
         if is_image_name(path):
             images.append(path)
-        elif not path.name.startswith("."):
+        elif not path.name.startswith(".") and path.suffix.lower() not in SIDECAR_SUFFIXES:
             skipped.append(path)
     return images, skipped
 

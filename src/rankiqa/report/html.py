@@ -103,8 +103,19 @@ def read_scores_csv(path: str | os.PathLike) -> list[ReportRow]:
                 raise UserError(f"{path}:{number}: score {value!r} is not finite")
         elif not error:
             error = "no score in the scores file"
-        rows.append(ReportRow(record[0], score, error))
+        rows.append(ReportRow(_beside(record[0], path.parent), score, error))
     return rows
+
+
+def _beside(name: str, folder: Path) -> str:
+    """A scores file's relative path, read relative to the file's folder (where it was
+    written from elsewhere), else to the current folder where only that one holds it."""
+    if os.path.isabs(name) or folder == Path(".") or not folder.parts:
+        return name
+    there = folder / name
+    if there.exists() or not Path(name).exists():
+        return str(there)
+    return name
 
 
 def _data_uri(array: np.ndarray, quality: int = THUMB_QUALITY) -> str:
@@ -328,8 +339,12 @@ def make_report(
     thumb_size: int = THUMB_SIZE,
     progress: Callable[[ReportRow], None] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    keep: Callable[[float | None], bool] | None = None,
 ) -> list[ReportRow]:
     """Build and atomically write a report of ``paths`` (and/or the rows of ``scores_csv``).
+
+    ``keep``: which scores the page shows (e.g. ``ScoreRange(50).keeps``; all by default);
+    the rows it leaves out are not returned either.
 
     Images listed in ``scores_csv`` keep their scores (no re-scoring); other paths are scored
     with ``model``; images with more than ``max_pixels`` pixels get an error row. Returns the
@@ -370,9 +385,10 @@ def make_report(
         thumb_size=thumb_size,
         max_pixels=max_pixels,
     ):
-        rows.append(row)
         if progress is not None:
             progress(row)
+        if keep is None or keep(row.score):
+            rows.append(row)
     name = getattr(model, "metadata", {}).get("name") if model is not None else None
     source = f"scores from {Path(scores_csv).name}" if scores_csv is not None else ""
     parts = [f"{len(rows)} files", source, f"model {name}" if name else "", started]

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError
+from rankiqa.core.interrupts import quiet_worker, workers_starting
 from rankiqa.inference.scoring.rows import ScoredImage, error_text
 
 #: the model of a worker process (set by :func:`_start_worker`)
@@ -22,6 +23,7 @@ _WORKER_MODEL: Any = None
 
 def _start_worker(model: Any) -> None:
     global _WORKER_MODEL
+    quiet_worker()  # Ctrl-C and a pool's shutdown end a worker without a traceback
     _WORKER_MODEL = model
 
 
@@ -66,7 +68,9 @@ def iter_scores(
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
-    with context.Pool(workers, _start_worker, (model.worker_copy(threads),)) as pool:
+    with workers_starting():
+        pool = context.Pool(workers, _start_worker, (model.worker_copy(threads),))
+    with pool:
         tasks = ((path, max_pixels, draft) for path in paths)
         for path, result in zip(paths, pool.imap(_score_one, tasks, chunksize=1), strict=True):
             yield ScoredImage(path, *result)

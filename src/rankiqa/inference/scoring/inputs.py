@@ -62,6 +62,9 @@ def find_inputs(
             images, others = scan_folder(path, recursive=recursive)
             if skipped is not None:
                 skipped.extend(str(p) for p in others)
+                if not recursive:  # images in sub-folders: skipped too, and said so
+                    nested = scan_folder(path, recursive=True)[0]
+                    skipped.extend(str(p) for p in nested if p.parent != path)
             if not images:
                 hint = "" if recursive else " (add --recursive for sub-folders)"
                 errors.setdefault(text, f"folder contains no image files{hint}")
@@ -97,10 +100,15 @@ def report_skipped(skipped: Sequence[str], verbose: bool = False, stream: IO[str
     stream = stream or sys.stderr
     if verbose:
         for path in skipped:
-            print(f"rankiqa: skipped {path}: {skip_reason(path)}", file=stream)
+            why = "in a sub-folder (add -r)" if is_image_name(path) else skip_reason(path)
+            print(f"rankiqa: skipped {path}: {why}", file=stream)
     photos = [p for p in skipped if Path(p).suffix.lower() in UNSUPPORTED_PHOTO_EXTENSIONS]
-    others = [p for p in skipped if p not in set(photos)]
+    nested = [p for p in skipped if is_image_name(p)]  # images in sub-folders, without -r
+    others = [p for p in skipped if p not in set(photos) | set(nested)]
     parts = []
+    if nested:
+        noun = "image" if len(nested) == 1 else "images"
+        parts.append(f"{len(nested)} {noun} in sub-folders (not searched: add -r / --recursive)")
     if photos:
         noun = "photo" if len(photos) == 1 else "photos"
         parts.append(f"{len(photos)} RAW/HEIF {noun} (not supported: {_suffixes(photos)})")
