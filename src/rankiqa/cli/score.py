@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankiqa.cli.argtypes import (
     add_device_option,
@@ -20,6 +20,9 @@ from rankiqa.cli.argtypes import (
 )
 from rankiqa.cli.progress import Progress
 from rankiqa.core.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rankiqa.inference.scoring.run import Engine, ScoringRun
 
 DESCRIPTION = """\
 Score the quality of images (0-100, higher is better with the default model).
@@ -39,10 +42,6 @@ deterministic 1/N of the files."""
 #: --output suffix -> format
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".txt": "table"}
 SUFFIX_FORMATS[".xlsx"] = "xlsx"
-
-
-#: with --workers unset, smaller jobs decode in the main process (no worker start-up)
-AUTO_WORKERS_MIN_IMAGES = 64
 
 
 class IntermixedParser(argparse.ArgumentParser):
@@ -90,9 +89,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="images per batch (16)")
-    add_workers_option(
-        parser, None, f"min(2, CPUs) from {AUTO_WORKERS_MIN_IMAGES} images on, else 0"
-    )
+    add_workers_option(parser, None, "min(2, CPUs) from 64 images on, else 0")
     parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     parser.add_argument(
         "--shard", type=shard, default=None, metavar="I/N", help="score only shard I of N"
@@ -163,11 +160,7 @@ def _show_progress(to_stdout: bool) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
-    from rankiqa.inference.scoring.choice import load_scorer
-    from rankiqa.inference.scoring.cpu import configure_cpu
-    from rankiqa.inference.scoring.inputs import find_inputs, path_key, report_skipped, select_shard
-    from rankiqa.inference.scoring.results import RowWriter, completed_paths
+    from rankiqa.inference.scoring.run import ScoringRun
 
     if args.output:
         args.output = output_path(args.output, "scores.csv")
@@ -176,35 +169,37 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--format xlsx needs --output FILE.xlsx")
     if args.resume and not args.output:
         raise UserError("--resume needs --output FILE (the rows already written are skipped)")
-    configure_cpu(args.threads)
-    skipped: list[str] = []
-    paths, bad = find_inputs(args.paths, recursive=args.recursive, skipped=skipped)
-    if args.shard:
-        paths = select_shard(paths, *args.shard)
-        keep = set(select_shard(list(bad), *args.shard))
-        bad = {p: e for p, e in bad.items() if p in keep}
-    model = load_scorer(args.model, device=args.device, runtime=args.runtime, threads=args.threads)
-
-    done: set[str] = set()
-    has_header = False
-    if args.resume:
-        done, has_header = completed_paths(args.output, fmt)
-        done |= {path_key(p) for p in done}
-    todo = [p for p in paths if p not in done and path_key(p) not in done]
-    bad_rows = [ScoredImage(p, None, e) for p, e in sorted(bad.items()) if p not in done]
-    total = len(todo) + len(bad_rows)
-    width = max((len(p) for p in [*todo, *bad]), default=0)
-    if args.workers is None:  # auto: worker start-up (~0.5 s) only pays off for larger jobs
-        workers = min(2, os.cpu_count() or 1) if len(todo) >= AUTO_WORKERS_MIN_IMAGES else 0
-    else:
-        workers = min(args.workers, max(0, len(todo) - 1))
-    if args.engine == "ray" and todo:  # same rows, order and writer; scored by Ray actors
+    if args.engine == "local" and (args.address or args.num_actors):
+        raise UserError("--address and --num-actors need --engine ray")
+    scoring = ScoringRun(
+        args.paths,
+        args.model,
+        recursive=args.recursive,
+        shard=args.shard,
+        resume=(args.output, fmt) if args.resume else None,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        max_pixels=max_pixels_of(args),
+        exact_decode=args.exact_decode,
+        device=args.device,
+        runtime=args.runtime,
+        threads=args.threads,
+    )
+    engine = None
+    if args.engine == "ray" and scoring.todo:  # same rows, order and writer; scored by Ray
         from rankiqa.integrations.ray import ray_engine
 
-        iter_scores = ray_engine(args.address, args.num_actors)  # noqa: F811
-    elif args.engine == "local" and (args.address or args.num_actors):
-        raise UserError("--address and --num-actors need --engine ray")
+        engine = ray_engine(args.address, args.num_actors)
+    return _write(args, fmt, scoring, engine)
 
+
+def _write(args: argparse.Namespace, fmt: str, scoring: ScoringRun, engine: Engine | None) -> int:
+    """Write the run's rows as ``--format``/``--output`` ask, with progress; the exit code."""
+    from rankiqa.inference.scoring.inputs import report_skipped
+    from rankiqa.inference.scoring.results import RowWriter
+
+    named = [*scoring.todo, *(row.path for row in scoring.failed_inputs)]
+    width = max((len(p) for p in named), default=0)
     to_stdout = not args.output
     if fmt == "xlsx":
         from rankiqa.inference.scoring.results import XlsxWriter
@@ -222,21 +217,11 @@ def run(args: argparse.Namespace) -> int:
             stream,
             fmt,
             path_width=width,
-            header=not has_header,
+            header=not scoring.resumed_header,
             max_width=_table_width(fmt, to_stdout),
         )
-        for row in bad_rows:  # arguments that name nothing to score: their rows first
-            writer.write(row)
-            failures += 1
-        progress = Progress(len(todo), enabled=_show_progress(to_stdout))
-        for row in iter_scores(
-            model,
-            todo,
-            batch_size=args.batch_size,
-            workers=workers,
-            max_pixels=max_pixels_of(args),
-            draft=not args.exact_decode,
-        ):
+        progress = Progress(len(scoring), enabled=_show_progress(to_stdout))
+        for row in scoring.rows(engine):  # arguments that name nothing to score come first
             writer.write(row)
             failures += bool(row.error)
             progress.update()
@@ -245,10 +230,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if stream is not sys.stdout and fmt != "xlsx":
             stream.close()
-    report_skipped(skipped, args.verbose)
+    report_skipped(scoring.skipped, args.verbose)
     if failures:
         print(
-            f"rankiqa: {failures} of {total} files could not be scored (see the error column)",
+            f"rankiqa: {failures} of {len(scoring)} files could not be scored "
+            "(see the error column)",
             file=sys.stderr,
         )
         return 1
