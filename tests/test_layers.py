@@ -263,6 +263,7 @@ OLD_MODULES = (
     "rankiqa.inference.model_file",
     "rankiqa.inference.preprocess",
     "rankiqa.data.iqa.loaders",
+    "rankiqa.training.runner",
 )
 OLD_NAMES = (
     "rankiqa.inference.InputProtocol",
