@@ -43,13 +43,13 @@ from rankiqa.data.iqa.dataset import IQAImages, TrainBatches, subset_images
 from rankiqa.data.splits import random_splits
 from rankiqa.evaluation.metrics import iqa_metrics
 from rankiqa.evaluation.protocol import json_safe, predict
-from rankiqa.training import runner
 from rankiqa.training.finetune import (
     build_initial_model,
     init_head,
     loss_fn,
     step_loss,
 )
+from rankiqa.training.optim import build_optimizer, build_scheduler
 from rankiqa.training.options import FinetuneConfig
 
 VARIANTS = {"a": "imagenet", "b": "rank+ft", "c": "rank"}
@@ -101,10 +101,10 @@ def fine_tune(model, mode, train_images, args, seed) -> tuple[dict, float]:
     start = time.perf_counter()
     head = init_head(model, "calibrate", mode, train_images, args.crop_size)
     model.train()
-    optimizer = runner.build_optimizer(
+    optimizer = build_optimizer(
         model, args.optimizer, args.lr, 0.9, args.weight_decay, args.head_lr_mult
     )
-    scheduler = runner.build_scheduler(optimizer, args.lr_step, args.lr_gamma)
+    scheduler = build_scheduler(optimizer, args.lr_step, args.lr_gamma)
     criterion = loss_fn(args.loss)
     batches = TrainBatches(train_images, args.batch_size, args.crop_size, seed)
     losses = []

@@ -36,7 +36,7 @@ def test_elongated_image_is_refused_not_allocated(tmp_path):
     from PIL import Image
 
     from rankiqa.core.preprocess import InputProtocol
-    from rankiqa.inference.scoring.torch_batch import ImageViewsDataset
+    from rankiqa.inference.model.torch_batch import ImageViewsDataset
 
     path = tmp_path / "strip.png"
     Image.fromarray(np.zeros((1, 30000, 3), np.uint8)).save(path)

@@ -11,7 +11,7 @@ from scipy.io import savemat
 from rankiqa.cli import main
 from rankiqa.core.errors import UserError
 from rankiqa.data.iqa import DATASETS, load_iqa_dataset
-from rankiqa.data.iqa.loaders import livemd_distortion
+from rankiqa.data.iqa.livemd import livemd_distortion
 from rankiqa.data.splits import random_splits
 from test_iqa_datasets import touch_image
 

@@ -226,6 +226,36 @@ def test_cli_engine_ray_writes_the_local_engines_rows_and_resumes(
 
 
 @needs_ray
+def test_packaged_onnx_model_on_ray_equals_the_local_engine(
+    ray_address, images: list[str], tmp_path: Path
+) -> None:
+    """The light install's model (the packaged default on ONNX Runtime, no torch) through
+    ``score_dataset`` and through ``rankiqa score --engine ray`` joining the cluster from a
+    process where torch cannot be imported: the local engine's rows."""
+    from light_install import BLOCK_TORCH
+    from rankiqa.inference.scoring.choice import load_scorer
+    from rankiqa.integrations.ray import score_dataset
+
+    model = load_scorer()
+    assert model.runtime_name == "onnxruntime"
+    expected = {r.path: (r.score, r.error) for r in iter_scores(model, images, workers=0)}
+    assert sum(score is not None for score, _ in expected.values()) == len(images) - 1
+    assert_same_rows(score_dataset(images, model, batch_size=3, num_actors=2).take_all(), expected)
+
+    port = ray_address.rpartition(":")[2]
+    out = tmp_path / "scores.jsonl"
+    command = [sys.executable, "-c", BLOCK_TORCH, "score", *images, "--engine", "ray"]
+    command += ["--address", f"127.0.0.1:{port}", "--batch-size", "3", "-o", str(out)]
+    env = {**os.environ, **env_with_sources()}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr  # one unreadable file
+    rows = read_jsonl(out)
+    assert [r["path"] for r in rows] == images
+    assert_same_rows(rows, expected)
+    assert "Traceback" not in result.stderr
+
+
+@needs_ray
 def test_cli_joins_a_running_cluster_by_address(
     ray_address, model_file: Path, images: list[str], tmp_path: Path
 ) -> None:

@@ -12,12 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rankiqa.core.preprocess import image_views as torch_views
-from rankiqa.core.preprocess import to_float_tensor
+from light_install import BLOCK_TORCH, NO_TORCH
 from rankiqa.core.protocol import InputProtocol
 from rankiqa.inference.model.loading import read_model
 from rankiqa.inference.model.paths import graph_of, packaged_model_names, packaged_models_dir
-from rankiqa.inference.model.regions import quality_map
 from rankiqa.inference.scoring.onnx_model import load_onnx_model
 from rankiqa.inference.scoring.views import image_views
 
@@ -49,7 +47,7 @@ def test_graph_agrees_with_torch(name: str) -> None:
         image = _photo(height, width, seed)
         a, b = onnx_model.score(image), torch_model.score(image)
         assert abs(a - b) < 1e-4, (name, height, width, a, b)
-        qa, qb = onnx_model.quality_map(image), quality_map(torch_model, image)
+        qa, qb = onnx_model.region_map(image), torch_model.region_map(image)
         assert qa.values.shape == qb.values.shape
         np.testing.assert_allclose(qa.values, qb.values, atol=1e-4, rtol=0)
         assert abs(qa.score - qb.score) < 1e-4
@@ -69,51 +67,12 @@ def test_stale_graph_is_not_used(tmp_path: Path) -> None:
     assert graph_of(model) is None
 
 
-@pytest.mark.parametrize(
-    "protocol",
-    [
-        InputProtocol(resize=256),
-        InputProtocol(resize=500, crop_size=224),
-        InputProtocol(resize=None, crop_size=224),  # upscaling a small image
-        InputProtocol(resize=300, test_crops="grid:3", crop_size=224),
-        InputProtocol(resize=300, test_crops="center", crop_size=224),
-    ],
-)
-def test_numpy_views_match_torch(protocol: InputProtocol) -> None:
-    for shape in [(300, 400, 3), (1001, 677, 3), (40, 90, 3)]:
-        image = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
-        expected = torch_views(to_float_tensor(image), protocol).numpy()
-        got = image_views(image, protocol)
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0)
-
-
 def test_numpy_views_refuse_like_torch() -> None:
     from rankiqa.core.imageio import ImageReadError
 
     for shape in [(20, 300, 3), (40, 4100, 3)]:
         with pytest.raises(ImageReadError):
             image_views(np.zeros(shape, np.uint8), InputProtocol(resize=336))
-
-
-#: run the CLI with ``import torch`` failing, and check torch never entered sys.modules
-BLOCK_TORCH = textwrap.dedent(
-    """
-    import sys
-    class NoTorch:
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ImportError("torch is blocked in this test")
-    sys.meta_path.insert(0, NoTorch())
-    from rankiqa.cli import main
-    try:
-        code = main(sys.argv[1:])
-    except SystemExit as exc:
-        code = exc.code
-    assert "torch" not in sys.modules
-    sys.exit(code)
-    """
-)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -158,3 +117,98 @@ def test_top_level_summaries_match_the_subcommands() -> None:
         if isinstance(action, argparse._SubParsersAction):
             given = {c.dest: c.help for c in action._choices_actions}
     assert given == SUMMARIES
+
+
+#: the README's Python example on the light install, plus the torch-only calls
+README_EXAMPLE = NO_TORCH + textwrap.dedent(
+    """
+    import json
+    import rankiqa
+    photo, other = sys.argv[1:3]
+    model = rankiqa.load_model()
+    out = {"runtime": model.runtime_name, "one": model.score(photo)}
+    out["list"] = model.score([photo, other])
+    out["map"] = model.quality_map(photo).tolist()
+    out["api"] = rankiqa.score([photo, other])
+    errors = {}
+    for name, call in {
+        "with_protocol": lambda: model.eval().with_protocol(),
+        "call": lambda: model(None),
+        "transforms": lambda: model.transforms(),
+        "checkpoint": lambda: rankiqa.load_model(sys.argv[3]),
+        "runtime_torch": lambda: rankiqa.load_model(runtime="torch"),
+        "IQAModel": lambda: rankiqa.inference.IQAModel,
+    }.items():
+        try:
+            call()
+        except ImportError as exc:
+            errors[name] = str(exc)
+    out["errors"] = errors
+    out["torch_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] == "torch")
+    print(json.dumps(out))
+    """
+)
+
+
+def test_readme_python_example_runs_without_torch(tmp_path: Path) -> None:
+    """The light install: load_model, score, quality_map and rankiqa.score on ONNX Runtime,
+    equal to the PyTorch model; what needs torch raises an ImportError naming the extra."""
+    import json
+
+    photos = []
+    for index in range(2):
+        photos.append(str(tmp_path / f"p{index}.jpg"))
+        Image.fromarray(_photo(300, 420, index)).save(photos[-1], quality=90)
+    checkpoint = tmp_path / "run.pt"
+    checkpoint.write_bytes(b"")
+    run = subprocess.run(
+        [sys.executable, "-c", README_EXAMPLE, *photos, str(checkpoint)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["runtime"] == "onnxruntime" and out["torch_loaded"] == []
+    torch_model = read_model("default")
+    expected = torch_model.score(photos)
+    assert out["one"] == pytest.approx(expected[0], abs=1e-4)
+    assert out["list"] == pytest.approx(expected, abs=1e-4)
+    assert out["api"] == pytest.approx(expected, abs=1e-4)
+    np.testing.assert_allclose(out["map"], torch_model.quality_map(photos[0]), atol=1e-4)
+    assert set(out["errors"]) == {
+        "with_protocol", "call", "transforms", "checkpoint", "runtime_torch", "IQAModel"
+    }
+    for name, message in out["errors"].items():
+        assert message.endswith("needs PyTorch: pip install 'rankiqa[torch]'"), (name, message)
+        assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train-rank", "--data", "ranked", "--out", "runs/rank"],
+        ["finetune", "--dataset", "clive", "--root", ".", "--out", "runs/ft"],
+        ["evaluate", "--model", "default", "--dataset", "clive", "--root", "."],
+        ["export", "--model", "default", "--format", "onnx", "m.onnx"],
+        ["distort", "in", "out"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_torch_commands_say_which_install_they_need(command: list[str], tmp_path: Path) -> None:
+    """On the light install each command that needs torch shows its --help, and running it
+    ends in one line naming the extra and exit 2, never a traceback."""
+    shown = _cli(command[0], "--help")
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: rankiqa"), shown.stderr
+    run = subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH, *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == (
+        f"rankiqa: error: rankiqa {command[0]} needs PyTorch: pip install 'rankiqa[torch]'\n"
+    )
+    assert not (tmp_path / "runs").exists()

@@ -14,9 +14,9 @@ from rankiqa.cli import main
 from rankiqa.core.checkpoint import load_checkpoint, save_checkpoint
 from rankiqa.core.errors import UserError
 from rankiqa.models.loading import load_quality_net
+from rankiqa.training.optim import NonFiniteLossError
 from rankiqa.training.options import RankTrainConfig
 from rankiqa.training.rank import ranking_metrics, train_rank
-from rankiqa.training.runner import NonFiniteLossError
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_metrics_columns_are_those_of_the_docs(data, tmp_path):
 def test_curves_have_no_empty_panel(tmp_path) -> None:
     from PIL import Image
 
-    from rankiqa.training.runner import MetricsLog
+    from rankiqa.training.metrics_log import MetricsLog
 
     log = MetricsLog(tmp_path, columns=("loss", "rank_loss"))
     for step in (1, 2, 3):

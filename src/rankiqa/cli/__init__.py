@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rankiqa.core.errors import UserError
+from rankiqa.core.errors import UserError, torch_missing
 from rankiqa.core.interrupts import terminate_raises
 from rankiqa.core.version import __version__
 
@@ -98,7 +98,19 @@ def _command_of(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(only=_command_of(argv))
+    command = _command_of(argv)
+    try:
+        return _main(argv, command)
+    except ModuleNotFoundError as exc:  # the light install: what needs torch says so, once
+        missing = torch_missing(exc, f"rankiqa {command}" if command else "this")
+        if missing is None:
+            raise
+        print(f"rankiqa: error: {missing}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str], command: str) -> int:
+    parser = build_parser(only=command)
     args, extras = parser.parse_known_args(argv)
     if extras:  # report an unknown option with the subcommand's usage, not the top level's
         target = subcommand_parser(parser, args.command) if args.command else parser

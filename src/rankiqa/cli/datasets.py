@@ -6,7 +6,7 @@ import argparse
 import math
 
 from rankiqa.cli.argtypes import fraction, non_negative_int, positive_int
-from rankiqa.data.iqa.loaders import DATASETS
+from rankiqa.data.iqa.registry import DATASETS
 
 
 def score_range(value: str) -> tuple[float, float]:

@@ -6,32 +6,28 @@ import argparse
 
 from rankiqa.cli.argtypes import (
     add_deprecated_alias,
-    add_device_option,
-    add_resume_option,
-    add_workers_option,
     config_from,
-    decay_factor,
     defaults_from,
     fraction,
     fraction_or_zero,
-    image_side,
-    non_negative_float,
     non_negative_int,
     pooling,
     positive_float,
     positive_int,
-    probability,
     resize_or_none,
     resume_flag,
 )
 from rankiqa.cli.datasets import add_dataset_options
-from rankiqa.models.backbones import BACKBONES
-from rankiqa.models.head_specs import HEADS, heads_help
+from rankiqa.cli.training_options import (
+    add_crop_size_option,
+    add_network_options,
+    add_optimiser_options,
+    add_run_options,
+)
 from rankiqa.training.options import (
     FINETUNE_LR,
     FINETUNE_LR_DEFAULT,
     HEAD_INITS,
-    OPTIMIZERS,
     FinetuneConfig,
 )
 
@@ -60,22 +56,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--backbone",
-        choices=list(BACKBONES),
-        metavar="NAME",
-        help=f"backbone for imagenet/scratch: {', '.join(BACKBONES)} (default %(default)s)",
-    )
-    model.add_argument(
-        "--head",
-        choices=list(HEADS),
-        help=f"head for imagenet/scratch (default %(default)s): {heads_help()}",
-    )
-    model.add_argument(
-        "--backbone-weights",
-        metavar="PATH",
-        help="local ImageNet backbone weights for --init imagenet (else torchvision's, "
-        "downloaded once into the torch cache; offline, pass the file)",
+    add_network_options(
+        model,
+        "for imagenet/scratch",
+        "local ImageNet backbone weights for --init imagenet (else torchvision's, downloaded "
+        "once into the torch cache; offline, pass the file)",
     )
     model.add_argument(
         "--head-init",
@@ -122,7 +107,6 @@ def add_parser(subparsers) -> None:
         help="regression loss (default %(default)s = ½·MSE, the paper's): a name of "
         "rankiqa.losses.REGRESSION_LOSSES (euclidean, mse, l1, smoothl1)",
     )
-    opt.add_argument("--optimizer", choices=OPTIMIZERS, help="default %(default)s")
     opt.add_argument(
         "--lr",
         type=positive_float,
@@ -130,21 +114,8 @@ def add_parser(subparsers) -> None:
         + "".join(f"{lr:g} for {name}, " for name, lr in FINETUNE_LR.items())
         + f"else {FINETUNE_LR_DEFAULT:g})",
     )
-    opt.add_argument(
-        "--lr-step",
-        type=positive_int,
-        help="iterations between lr decays (default %(default)s)",
-    )
-    opt.add_argument("--lr-gamma", type=decay_factor, help="lr decay factor (default %(default)s)")
-    opt.add_argument("--momentum", type=probability, help="SGD momentum (default %(default)s)")
-    opt.add_argument("--weight-decay", type=non_negative_float, help="default %(default)s")
-    opt.add_argument(
-        "--head-lr-mult", type=positive_float, help="head lr multiplier (default %(default)s)"
-    )
-    opt.add_argument("--iters", type=positive_int, help="iterations (default %(default)s)")
-    opt.add_argument(
-        "--batch-size", type=positive_int, help="images per batch (default %(default)s)"
-    )
+    add_optimiser_options(opt)
+    opt.add_argument("--batch-size", type=positive_int, help="images per batch (default %(default)s)")
     data = parser.add_argument_group("input")
     data.add_argument(
         "--resize",
@@ -152,11 +123,7 @@ def add_parser(subparsers) -> None:
         metavar="N|none",
         help="shorter side before cropping, or none (default: none = native resolution)",
     )
-    data.add_argument(
-        "--crop-size",
-        type=image_side,
-        help="training crop (default: the backbone's input size)",
-    )
+    add_crop_size_option(data)
     data.add_argument(
         "--val-crops",
         type=pooling,
@@ -205,25 +172,7 @@ def add_parser(subparsers) -> None:
         help="hinge margin in score units, scores being 0-100 (default %(default)s)",
     )
     run_group = parser.add_argument_group("run")
-    run_group.add_argument(
-        "--val-every",
-        type=positive_int,
-        help="validate + checkpoint every N iterations (default %(default)s)",
-    )
-    run_group.add_argument(
-        "--log-every", type=positive_int, help="train-metrics period (default %(default)s)"
-    )
-    add_workers_option(run_group)
-    run_group.add_argument(
-        "--seed", type=non_negative_int, help="random seed (default %(default)s)"
-    )
-    add_resume_option(run_group)
-    add_device_option(run_group)
-    run_group.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="hide the progress (a bar on a terminal, else a line per validation or ~5%%)",
-    )
+    add_run_options(run_group)
     defaults_from(parser, FinetuneConfig, skip=("resume",))
     parser.set_defaults(run=run)
 

@@ -102,7 +102,7 @@ def _targets(paths: list[str], output: str, fmt: str | None) -> list[tuple[str, 
 def run(args: argparse.Namespace) -> int:
     from rankiqa.core.imageio import ImageReadError, read_image
     from rankiqa.inference.model.map_grid import score_range
-    from rankiqa.inference.scoring.choice import load_scorer, map_image
+    from rankiqa.inference.scoring.choice import load_scorer
     from rankiqa.inference.scoring.cpu import configure_cpu
     from rankiqa.inference.scoring.inputs import expand_inputs, report_skipped
     from rankiqa.report.overlay import save_map
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     for path, target in targets:
         try:
             image = read_image(path, max_pixels=max_pixels_of(args))
-            qmap = map_image(model, image, region=args.region, overlap=args.overlap)
+            qmap = model.region_map(image, region=args.region, overlap=args.overlap)
             score = qmap.score if full else float(model.score(image))
             save_map(
                 target,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import heapq
-import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankiqa.cli.argtypes import (
     add_device_option,
@@ -22,6 +21,10 @@ from rankiqa.cli.argtypes import (
 from rankiqa.cli.progress import Progress
 from rankiqa.cli.workflow_options import add_filter_options, add_xmp_options, model_label
 from rankiqa.core.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rankiqa.inference.scoring.run import Engine, ScoringRun
+    from rankiqa.workflow.filters import ScoreRange
 
 DESCRIPTION = """\
 Score the quality of images (0-100, higher is better with the default model).
@@ -46,10 +49,6 @@ SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".txt": "ta
 SUFFIX_FORMATS[".xlsx"] = "xlsx"
 
 
-#: with --workers unset, smaller jobs decode in the main process (no worker start-up)
-AUTO_WORKERS_MIN_IMAGES = 64
-
-
 class IntermixedParser(argparse.ArgumentParser):
     """Lets positionals follow options (``score a.jpg --model M b.jpg``)."""
 
@@ -72,6 +71,8 @@ def add_parser(subparsers) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_filter_options(parser)
+    add_xmp_options(parser)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, globs")
     parser.add_argument(
         "--model", "-m", default=None, help="model name, .safetensors model file or checkpoint"
@@ -95,9 +96,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="images per batch (16)")
-    add_workers_option(
-        parser, None, f"min(2, CPUs) from {AUTO_WORKERS_MIN_IMAGES} images on, else 0"
-    )
+    add_workers_option(parser, None, "min(2, CPUs) from 64 images on, else 0")
     parser.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     parser.add_argument(
         "--shard", type=shard, default=None, metavar="I/N", help="score only shard I of N"
@@ -133,8 +132,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--num-actors", type=positive_int, default=None, help="Ray scoring actors (one per CPU)"
     )
-    add_filter_options(parser)
-    add_xmp_options(parser)
     parser.__class__ = IntermixedParser
     parser.set_defaults(run=run)
 
@@ -169,18 +166,8 @@ def _show_progress(to_stdout: bool) -> bool:
     return not (to_stdout and sys.stdout.isatty())
 
 
-def _counted(rows, progress: Progress):
-    for row in rows:
-        progress.update()
-        yield row
-
-
 def run(args: argparse.Namespace) -> int:
-    from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
-    from rankiqa.inference.scoring.choice import load_scorer
-    from rankiqa.inference.scoring.cpu import configure_cpu
-    from rankiqa.inference.scoring.inputs import find_inputs, path_key, report_skipped, select_shard
-    from rankiqa.inference.scoring.results import RowWriter, completed_paths
+    from rankiqa.inference.scoring.run import ScoringRun
 
     if args.output:
         args.output = output_path(args.output, "scores.csv")
@@ -189,40 +176,44 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--format xlsx needs --output FILE.xlsx")
     if args.resume and not args.output:
         raise UserError("--resume needs --output FILE (the rows already written are skipped)")
-    from rankiqa.workflow.filters import ScoreRange, sort_rows
+    if args.engine == "local" and (args.address or args.num_actors):
+        raise UserError("--address and --num-actors need --engine ray")
+    from rankiqa.workflow.filters import ScoreRange
 
     limits = ScoreRange(args.min_score, args.max_score)
     if args.resume and (limits.active or args.sort != "path"):
         raise UserError("--resume cannot be combined with --min-score, --max-score or --sort")
-    configure_cpu(args.threads)
-    skipped: list[str] = []
-    paths, bad = find_inputs(args.paths, recursive=args.recursive, skipped=skipped)
-    if args.shard:
-        paths = select_shard(paths, *args.shard)
-        keep = set(select_shard(list(bad), *args.shard))
-        bad = {p: e for p, e in bad.items() if p in keep}
-    model = load_scorer(args.model, device=args.device, runtime=args.runtime, threads=args.threads)
-
-    done: set[str] = set()
-    has_header = False
-    if args.resume:
-        done, has_header = completed_paths(args.output, fmt)
-        done |= {path_key(p) for p in done}
-    todo = [p for p in paths if p not in done and path_key(p) not in done]
-    bad_rows = [ScoredImage(p, None, e) for p, e in sorted(bad.items()) if p not in done]
-    total = len(todo) + len(bad_rows)
-    width = max((len(p) for p in [*todo, *bad]), default=0)
-    if args.workers is None:  # auto: worker start-up (~0.5 s) only pays off for larger jobs
-        workers = min(2, os.cpu_count() or 1) if len(todo) >= AUTO_WORKERS_MIN_IMAGES else 0
-    else:
-        workers = min(args.workers, max(0, len(todo) - 1))
-    if args.engine == "ray" and todo:  # same rows, order and writer; scored by Ray actors
+    scoring = ScoringRun(
+        args.paths,
+        args.model,
+        recursive=args.recursive,
+        shard=args.shard,
+        resume=(args.output, fmt) if args.resume else None,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        max_pixels=max_pixels_of(args),
+        exact_decode=args.exact_decode,
+        device=args.device,
+        runtime=args.runtime,
+        threads=args.threads,
+    )
+    engine = None
+    if args.engine == "ray" and scoring.todo:  # same rows, order and writer; scored by Ray
         from rankiqa.integrations.ray import ray_engine
 
-        iter_scores = ray_engine(args.address, args.num_actors)  # noqa: F811
-    elif args.engine == "local" and (args.address or args.num_actors):
-        raise UserError("--address and --num-actors need --engine ray")
+        engine = ray_engine(args.address, args.num_actors)
+    return _write(args, fmt, scoring, engine, limits)
 
+
+def _write(args: argparse.Namespace, fmt: str, scoring: ScoringRun, engine: Engine | None,
+           limits: ScoreRange) -> int:
+    """Write the run's rows as ``--format``/``--output`` ask, with progress; the exit code."""
+    from rankiqa.inference.scoring.inputs import report_skipped
+    from rankiqa.inference.scoring.results import RowWriter
+    from rankiqa.workflow.filters import sort_rows
+
+    named = [*scoring.todo, *(row.path for row in scoring.failed_inputs)]
+    width = max((len(p) for p in named), default=0)
     to_stdout = not args.output
     if fmt == "xlsx":
         from rankiqa.inference.scoring.results import XlsxWriter
@@ -236,35 +227,23 @@ def run(args: argparse.Namespace) -> int:
         stream = sys.stdout
     failures = 0
     try:
-        writer = (
-            stream
-            if fmt == "xlsx"
-            else RowWriter(
-                stream,
-                fmt,
-                path_width=width,
-                header=not has_header,
-                max_width=_table_width(fmt, to_stdout),
-            )
+        writer = stream if fmt == "xlsx" else RowWriter(
+            stream,
+            fmt,
+            path_width=width,
+            header=not scoring.resumed_header,
+            max_width=_table_width(fmt, to_stdout),
         )
-        progress = Progress(len(todo), enabled=_show_progress(to_stdout))
-        scored = iter_scores(
-            model,
-            todo,
-            batch_size=args.batch_size,
-            workers=workers,
-            max_pixels=max_pixels_of(args),
-            draft=not args.exact_decode,
-        )
+        progress = Progress(len(scoring), enabled=_show_progress(to_stdout))
         sidecars = None
         if args.xmp:
             from rankiqa.workflow.xmp import SidecarWriter
 
-            sidecars = SidecarWriter(model_label(model, args.model), args.xmp_style)
+            sidecars = SidecarWriter(model_label(scoring.model, args.model), args.xmp_style)
         held = []  # --sort score: written once all are scored
-        # arguments that name nothing to score get their rows in path order with the rest
-        for row in heapq.merge(bad_rows, _counted(scored, progress), key=lambda r: r.path):
+        for row in scoring.rows(engine):  # in path order, arguments that name nothing included
             failures += bool(row.error)
+            progress.update()
             if sidecars is not None:
                 sidecars.write(row.path, row.score)
             if not limits.keeps(row.score):
@@ -282,13 +261,15 @@ def run(args: argparse.Namespace) -> int:
             stream.close()
     if sidecars is not None:
         sidecars.close()
-    report_skipped(skipped, args.verbose)
+    report_skipped(scoring.skipped, args.verbose)
+    total = len(scoring)
     if args.output:
         kept = f" ({writer.count} kept by --min-score/--max-score)" if limits.active else ""
         print(f"wrote {args.output}: {total} image{'s' if total != 1 else ''}{kept}")
     if failures:
         print(
-            f"rankiqa: {failures} of {total} files could not be scored (see the error column)",
+            f"rankiqa: {failures} of {len(scoring)} files could not be scored "
+            "(see the error column)",
             file=sys.stderr,
         )
         return 1

@@ -29,6 +29,7 @@ from rankiqa.core.protocol import (  # noqa: F401 - the protocol's names, used w
     POOLING_HELP,
     InputProtocol,
     check_size,
+    crop_offsets,
     decode_size_hint,
     parse_pooling,
     parse_test_crops,
@@ -106,19 +107,13 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     return image[..., top : top + size, left : left + size]
 
 
-def _offsets(length: int, size: int, count: int) -> list[int]:
-    if count == 1:
-        return [(length - size) // 2]
-    return [round(i * (length - size) / (count - 1)) for i in range(count)]
-
-
 def grid_crops(image: torch.Tensor, size: int, grid: int = DEFAULT_GRID) -> torch.Tensor:
     """A deterministic ``grid``×``grid`` set of ``size`` crops spanning a 3×H×W image: G²×3×s×s."""
     height, width = image.shape[-2:]
     views = [
         image[:, top : top + size, left : left + size]
-        for top in _offsets(height, size, grid)
-        for left in _offsets(width, size, grid)
+        for top in crop_offsets(height, size, grid)
+        for left in crop_offsets(width, size, grid)
     ]
     return torch.stack(views)
 

@@ -105,6 +105,19 @@ def parse_pooling(value: str | int, option: str = "--crops") -> str:
     return text
 
 
+def crop_offsets(length: int, size: int, count: int) -> list[int]:
+    """Start offsets of ``count`` crops of ``size`` along a side of ``length``: the centre for
+    one, else evenly spread from one end to the other (rounded half to even). The NumPy,
+    torch and ONNX views all cut here.
+
+    >>> crop_offsets(500, 224, 1), crop_offsets(500, 224, 3)
+    ([138], [0, 138, 276])
+    """
+    if count == 1:
+        return [(length - size) // 2]
+    return [round(i * (length - size) / (count - 1)) for i in range(count)]
+
+
 def resized_size(height: int, width: int, shorter: int) -> tuple[int, int]:
     """(H, W) after scaling so that the shorter side equals ``shorter`` (aspect kept)."""
     scale = shorter / min(height, width)

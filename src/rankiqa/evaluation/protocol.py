@@ -8,6 +8,7 @@ paper's 30 random crops averaged), ``grid[:K]``, ``center`` or ``full``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,10 +66,7 @@ def predict(
     """
     from tqdm import tqdm
 
-    from rankiqa.inference.model.iqa_model import IQAModel
-
-    if not isinstance(model, IQAModel):
-        model = as_iqa_model(model, images.resize, test_crops, crop_size)
+    model = as_iqa_model(model, images.resize, test_crops, crop_size)
     indices = list(range(len(images))) if indices is None else list(indices)
     views = EvalViews(images, test_crops, crop_size, seed=seed)
     subset = torch.utils.data.Subset(views, indices)
@@ -202,13 +200,10 @@ def evaluate_model(
     from rankiqa.core.devices import resolve_device
     from rankiqa.core.errors import UserError
     from rankiqa.core.preprocess import parse_pooling
-    from rankiqa.inference import load_model
-    from rankiqa.inference.model.iqa_model import IQAModel
+    from rankiqa.inference.model.loading import torch_model
 
     source = model
-    if not isinstance(model, IQAModel):
-        model = load_model(model)
-    model = model.to(resolve_device(device))
+    model = torch_model(model, resolve_device(device))
     protocol = model.protocol
     test_crops = parse_pooling(test_crops) if test_crops else protocol.test_crops
     resize = protocol.resize if resize == "model" else resize
@@ -233,7 +228,8 @@ def evaluate_model(
         for s in report["splits"]:
             s.pop("per_type", None)
         report.pop("per_type_summary", None)
-    report["model"] = str(source) if not isinstance(source, IQAModel) else model.metadata.get("name")
+    named = source is None or isinstance(source, (str, os.PathLike))
+    report["model"] = str(source) if named else model.metadata.get("name")
     report["model_score"] = {"offset": model.offset, "scale": model.scale}
     return report
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from rankiqa.core.errors import torch_missing
+
 #: public name -> module that defines it
 _NAMES = {
     "IQAModel": "rankiqa.inference.model.iqa_model",
@@ -32,5 +34,12 @@ __all__ = sorted(_NAMES)
 
 def __getattr__(name: str) -> Any:
     if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
+        try:
+            module = importlib.import_module(_NAMES[name])
+        except ModuleNotFoundError as exc:  # the light install: one line naming the extra
+            missing = torch_missing(exc, f"rankiqa.{name}")
+            if missing is None:
+                raise
+            raise missing from None
+        return getattr(module, name)
     raise AttributeError(f"module 'rankiqa.inference' has no attribute {name!r}")

@@ -26,12 +26,12 @@ import numpy as np
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
-from rankiqa.inference.scoring.batch import ScoredImage, iter_scores
+from rankiqa.inference.model.rows import ScoredImage
+from rankiqa.inference.model.scorer import Scorer
+from rankiqa.inference.scoring.batch import iter_scores
 
 if TYPE_CHECKING:  # pragma: no cover
     import ray.data
-
-    from rankiqa.inference.model.iqa_model import IQAModel
 
 __all__ = ["connect", "iter_scores_ray", "ray_engine", "score_dataset"]
 
@@ -48,7 +48,7 @@ def _ray():
 
 
 def _score_paths(
-    model: IQAModel, paths: list[str], max_pixels: int | None, draft: bool
+    model: Scorer, paths: list[str], max_pixels: int | None, draft: bool
 ) -> list[ScoredImage]:
     """One row per path, as the local engine makes them; never raises for a bad input."""
     score = dict(batch_size=max(1, len(paths)), workers=0, max_pixels=max_pixels, draft=draft)
@@ -79,12 +79,9 @@ class ScoreBatches:
     ):
         import ray
 
-        # the reference is wrapped in a list so that Ray hands it over instead of the model
-        self.model = ray.get(model_ref[0]).to(device).eval()
-        from rankiqa.inference.scoring.onnx_runtime import select_runtime
-
-        # an ONNX Runtime session does not travel through the object store: attach one here
-        select_runtime(self.model, "auto", threads=1)
+        # the reference is wrapped in a list so that Ray hands it over instead of the model;
+        # the copy opens its own runtime here (a session does not travel through the store)
+        self.model = ray.get(model_ref[0]).worker_copy(threads=1).to(device)
         self.path_column, self.max_pixels, self.draft = path_column, max_pixels, draft
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -98,15 +95,9 @@ class ScoreBatches:
         return out
 
 
-def _device_of(model: IQAModel) -> str:
-    for parameter in model.parameters():
-        return str(parameter.device)
-    return "cpu"
-
-
 def score_dataset(
     data: ray.data.Dataset | Iterable[str | os.PathLike],
-    model: IQAModel | str | os.PathLike | None = None,
+    model: Scorer | str | os.PathLike | None = None,
     *,
     batch_size: int = 16,
     num_actors: int | None = None,
@@ -126,19 +117,20 @@ def score_dataset(
         node can read (a local disk on one machine; a shared or mounted file system on a
         cluster). Other columns are passed through.
     model
-        An :class:`~rankiqa.inference.IQAModel` or anything :func:`rankiqa.load_model` accepts
-        (default: the packaged model). It is loaded here once and shipped to the actors through
-        the object store, so model files need not exist on the other nodes.
+        A model from :func:`rankiqa.load_model` (either runtime: the light install's ONNX
+        Runtime model too) or anything it accepts (default: the packaged model). It is loaded
+        here once and shipped to the actors through the object store, so model files need not
+        exist on the other nodes.
     batch_size
         Images per actor call (and per network batch).
     num_actors
         Size of the actor pool (default: the cluster's CPUs / ``num_cpus``, or its GPUs /
         ``num_gpus`` on a GPU device).
     num_cpus, num_gpus
-        Resources per actor; torch in an actor uses ``num_cpus`` threads. ``num_gpus``
+        Resources per actor; each actor's runtime uses one thread. ``num_gpus``
         defaults to 1 when ``device`` is a CUDA device, else 0.
     device
-        Torch device in the actors (default: the model's).
+        Device in the actors (default: the model's; other than the CPU: the PyTorch model).
     max_pixels, draft
         As for :func:`rankiqa.inference.scoring.batch.iter_scores`.
 
@@ -158,12 +150,10 @@ def score_dataset(
     >>> score_dataset(paths, num_actors=8).write_parquet("s3://bucket/scores")  # doctest: +SKIP
     """
     ray = _ray()
-    from rankiqa.inference.model.iqa_model import IQAModel
-    from rankiqa.inference.scoring.api import load_model
+    from rankiqa.inference.scoring.choice import scorer_of
 
-    if not isinstance(model, IQAModel):
-        model = load_model(model)
-    device = device or _device_of(model)
+    model = scorer_of(model, prefer="torch")
+    device = device or model.device
     on_gpu = device.startswith("cuda")
     if num_gpus is None:
         num_gpus = 1.0 if on_gpu else 0.0
@@ -174,7 +164,7 @@ def score_dataset(
         if not paths:
             raise UserError("score_dataset: no paths given")
         dataset = ray.data.from_items([{path_column: p} for p in paths])
-    shipped = copy.deepcopy(model).cpu().eval() if device != "cpu" else model.eval()
+    shipped = copy.deepcopy(model).to("cpu") if model.device != "cpu" else model
     model_ref = ray.put(shipped)
     if num_actors is None:
         resources = ray.cluster_resources()
@@ -323,7 +313,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def iter_scores_ray(
-    model: IQAModel,
+    model: Scorer,
     paths: Sequence[str | os.PathLike],
     batch_size: int = 16,
     workers: int | None = None,
@@ -393,7 +383,7 @@ def ray_engine(
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
-    def run(model: IQAModel, paths: Sequence[str | os.PathLike], *args, **kwargs):
+    def run(model: Scorer, paths: Sequence[str | os.PathLike], *args, **kwargs):
         try:
             yield from iter_scores_ray(model, paths, *args, num_actors=num_actors, **kwargs)
         finally:

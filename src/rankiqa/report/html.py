@@ -30,6 +30,7 @@ import numpy as np
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_text_atomic
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, image_size, read_image
+from rankiqa.inference.model.scorer import Scorer
 
 #: longer side of the embedded thumbnails (pixels)
 THUMB_SIZE = 160
@@ -177,7 +178,7 @@ def _read_row(
 
 def collect_rows(
     paths: Sequence[str],
-    model: Any = None,
+    model: Scorer | None = None,
     scores: dict[str, ReportRow] | None = None,
     maps: bool = False,
     link_dir: str | os.PathLike | None = None,
@@ -232,7 +233,7 @@ def collect_rows(
             yield row
 
 
-def _score_rows(model: Any, rows: list[tuple[ReportRow, np.ndarray]]) -> None:
+def _score_rows(model: Scorer, rows: list[tuple[ReportRow, np.ndarray]]) -> None:
     """Score decoded images in one batched call (one by one if the batch fails)."""
     try:
         values = model.score([array for _, array in rows])
@@ -248,12 +249,11 @@ def _score_rows(model: Any, rows: list[tuple[ReportRow, np.ndarray]]) -> None:
         row.score = None if value is None else float(value)
 
 
-def _add_map(model: Any, row: ReportRow, array: np.ndarray, small: np.ndarray, score: bool):
+def _add_map(model: Scorer, row: ReportRow, array: np.ndarray, small: np.ndarray, score: bool):
     from rankiqa.inference.model.map_grid import score_range
-    from rankiqa.inference.scoring.choice import map_image
     from rankiqa.report.overlay import overlay
 
-    qmap = map_image(model, array)
+    qmap = model.region_map(array)
     low, high = score_range(model) or (float(qmap.values.min()), float(qmap.values.max()) + 1e-6)
     row.map = _data_uri(overlay(small, qmap, vmin=low, vmax=high))
     if score:
@@ -330,7 +330,7 @@ def write_report(path: str | os.PathLike, page: str) -> Path:
 def make_report(
     output: str | os.PathLike,
     paths: Sequence[str] = (),
-    model: Any = None,
+    model: Scorer | None = None,
     scores_csv: str | os.PathLike | None = None,
     maps: bool = False,
     link: bool = False,

@@ -60,13 +60,14 @@ from rankiqa.evaluation.protocol import predict
 from rankiqa.losses.ranking import RankingHingeLoss
 from rankiqa.losses.regression import REGRESSION_LOSSES, get_regression_loss
 from rankiqa.models.head_specs import any_size_heads, head_spec
-from rankiqa.training import runner
+from rankiqa.training.optim import build_optimizer, build_scheduler
 from rankiqa.training.options import (
     FINETUNE_LR,
     FINETUNE_LR_DEFAULT,
     HEAD_INITS,
     FinetuneConfig,
 )
+from rankiqa.training.run_folder import open_run
 from rankiqa.training.trainer import Trainer, resumed_config
 
 LOSSES = tuple(REGRESSION_LOSSES)
@@ -313,10 +314,10 @@ class FinetuneTask:
 
     def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         c = self.config
-        opt = runner.build_optimizer(
+        opt = build_optimizer(
             self.model, c.optimizer, self.lr, c.momentum, c.weight_decay, c.head_lr_mult
         )
-        return opt, runner.build_scheduler(opt, c.lr_step, c.lr_gamma)
+        return opt, build_scheduler(opt, c.lr_step, c.lr_gamma)
 
     def batches(self, start: int) -> Iterator[Any]:
         c, cuda = self.config, self.device.type == "cuda"
@@ -352,7 +353,7 @@ class FinetuneTask:
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Fine-tune on opinion scores; returns a summary (last/best validation metrics, timings)."""
     out = Path(config.out)
-    state = runner.open_run(out, "finetune", config.resume)
+    state = open_run(out, "finetune", config.resume)
     if state is not None:
         config = resumed_config(config, state, RESUMABLE_OVERRIDES + ("root", "out"))
     for name in ("iters", "val_every", "log_every", "batch_size", "lr_step"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: optimizers of :func:`rankiqa.training.runner.build_optimizer`
+#: optimizers of :func:`rankiqa.training.optim.build_optimizer`
 OPTIMIZERS = ("sgd", "adam")
 
 #: the paper's fine-tuning learning rates: per dataset, else the default

@@ -35,8 +35,16 @@ from rankiqa.data.ranked import (
 )
 from rankiqa.losses import RankingHingeLoss, ranking_accuracy
 from rankiqa.models import build_model, model_from_config
-from rankiqa.training import runner
+from rankiqa.training.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    cleanup_distributed,
+    init_distributed,
+    wrap_ddp,
+)
+from rankiqa.training.optim import build_optimizer, build_scheduler
 from rankiqa.training.options import RANK_LR, RANK_LR_DEFAULT, RankTrainConfig
+from rankiqa.training.run_folder import open_run
 from rankiqa.training.trainer import Trainer, resumed_config
 
 #: options that may differ when resuming (everything else comes from the checkpoint)
@@ -168,7 +176,7 @@ class RankTask:
     kind, select = "rank", ("pair_acc", "srcc")
     columns = ("loss", "pair_acc", "lr", "srcc", "hinge")  # as in docs/ranking.md
 
-    def __init__(self, config: RankTrainConfig, state: dict | None, dist: runner.DistInfo):
+    def __init__(self, config: RankTrainConfig, state: dict | None, dist: DistInfo):
         self.config, self.seed, self.dist = config, config.seed, dist
         self.device = resolve_device(config.device, dist.local_rank)
         ranked = read_ranked_set(config.data)
@@ -192,7 +200,7 @@ class RankTask:
         self.crop_size = model.input_size
         _check_crop_size(model, self.crop_size)
         self.model = model.to(self.device)
-        self.net = runner.wrap_ddp(model, self.device)
+        self.net = wrap_ddp(model, self.device)
         self.criterion = RankingHingeLoss(config.margin, config.pairs, config.reduction)
         self.validate_first = bool(self.val_refs)  # the starting point of the curves
         self.info = {"layout": str(self.layout), "lr": self.lr, "rank": dist.rank}
@@ -200,10 +208,10 @@ class RankTask:
 
     def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         c = self.config
-        opt = runner.build_optimizer(
+        opt = build_optimizer(
             self.model, c.optimizer, self.lr, c.momentum, c.weight_decay, c.head_lr_mult
         )
-        return opt, runner.build_scheduler(opt, c.lr_step, c.lr_gamma)
+        return opt, build_scheduler(opt, c.lr_step, c.lr_gamma)
 
     def batches(self, start: int) -> Iterator[tuple[torch.Tensor, ...]]:
         c, dist = self.config, self.dist
@@ -225,7 +233,7 @@ class RankTask:
     def train_metrics(self) -> dict[str, float]:
         """Pair accuracy of the training batches since the last row, over every process."""
         stats = torch.tensor(self.counts, dtype=torch.float64, device=self.device)
-        right, total = runner.all_reduce_sum(stats).tolist()
+        right, total = all_reduce_sum(stats).tolist()
         self.counts = [0, 0]
         return {"pair_acc": right / total if total else float("nan")}
 
@@ -242,17 +250,17 @@ def train_rank(
 
     ``on_step(step, loss)`` is called after every optimizer step (e.g. to stop early).
     """
-    dist = runner.init_distributed()
+    dist = init_distributed()
     try:
         return _train(config, dist, on_step)
     finally:
-        runner.cleanup_distributed()
+        cleanup_distributed()
 
 
 def _train(
-    config: RankTrainConfig, dist: runner.DistInfo, on_step: Callable[[int, float], None] | None
+    config: RankTrainConfig, dist: DistInfo, on_step: Callable[[int, float], None] | None
 ) -> dict[str, Any]:
-    state = runner.open_run(config.out, "rank", config.resume)
+    state = open_run(config.out, "rank", config.resume)
     if state is not None:
         config = resumed_config(config, state, RESUMABLE_OVERRIDES + ("data", "out"))
     if config.pairs not in ("reference", "group"):

@@ -51,15 +51,10 @@ from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_json
 from rankiqa.core.seeding import seed_step
 from rankiqa.training.checkpoint import model_state
-from rankiqa.training.runner import (
-    MetricsLog,
-    all_reduce_sum,
-    barrier,
-    check_finite,
-    get_rank,
-    get_world_size,
-    open_run,
-)
+from rankiqa.training.distributed import all_reduce_sum, barrier, get_rank, get_world_size
+from rankiqa.training.metrics_log import MetricsLog
+from rankiqa.training.optim import check_finite
+from rankiqa.training.run_folder import open_run
 
 __all__ = ["Task", "Trainer", "resumed_config"]
 
@@ -108,7 +103,7 @@ class Trainer:
     """Runs a :class:`Task` for ``iters`` steps in run folder ``out``.
 
     ``resume``: ``False`` (a new run; refused over an existing one), ``True`` or ``"auto"``
-    (see :func:`rankiqa.training.runner.open_run`), or the checkpoint ``open_run`` already
+    (see :func:`rankiqa.training.run_folder.open_run`), or the checkpoint ``open_run`` already
     returned (for a task rebuilt from it). ``extra`` is stored in every checkpoint (e.g. the
     options that rebuild the task). ``progress``: ``None`` shows a bar on a terminal and prints
     a line at each validation (and every ~5% of the run when validations are further apart)

@@ -6,8 +6,8 @@ The torch datasets and the input protocol (contract 4) live in ``rankiqa.data.iq
 and ``rankiqa.data.iqa.transforms`` (they import torch).
 """
 
-from rankiqa.data.iqa.loaders import DATASETS, DatasetInfo, load_iqa_dataset
 from rankiqa.data.iqa.records import IQARecord, IQATable, denormalise, normalise
+from rankiqa.data.iqa.registry import DATASETS, DatasetInfo, load_iqa_dataset
 
 __all__ = [
     "DATASETS",

@@ -15,7 +15,7 @@ from rankiqa.core.model_file import scale_scores
 from rankiqa.inference.export.passes import fold_pads_into_convs
 from rankiqa.inference.export.protocol import OPSET, protocol_graph, with_preprocessing
 from rankiqa.inference.model.iqa_model import IQAModel
-from rankiqa.inference.model.loading import read_model
+from rankiqa.inference.model.loading import torch_model
 from rankiqa.inference.model.saving import save_model, with_metadata
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.head_specs import head_spec
@@ -41,7 +41,7 @@ def export_model(
     fmt = format or {".onnx": "onnx", ".safetensors": "rankiqa"}.get(out.suffix.lower())
     if fmt not in ("onnx", "rankiqa"):
         raise UserError(f"{out}: cannot tell the format from the suffix; pass --format")
-    model = source if isinstance(source, IQAModel) else read_model(source)
+    model = torch_model(source)
     model = with_metadata(model, **metadata)
     if fmt == "onnx":
         try:

@@ -94,7 +94,7 @@ def _center_crop(g: _Graph, x: str, hw: str, size: int) -> str:
 
 def _grid_crop(g: _Graph, x: str, hw: str, size: int, i: int, j: int, last: int) -> str:
     """Grid crop (i, j): offsets ``round(k·(L−size)/last)``, rounded half to even like
-    ``core.preprocess._offsets`` (ONNX ``Round`` does the same)."""
+    ``core.protocol.crop_offsets`` (ONNX ``Round`` does the same)."""
     from onnx import TensorProto
 
     free = g.op("Cast", g.op("Sub", hw, g.const([size, size], np.int64)), to=TensorProto.DOUBLE)
@@ -132,7 +132,7 @@ def protocol_graph(protocol: InputProtocol, output: str = "views") -> Any:
         views = x
     elif kind == "center":
         views = _center_crop(g, x, hw, crop)
-    else:  # grid: K×K crops, offsets as in core.preprocess._offsets
+    else:  # grid: K×K crops, offsets as in core.protocol.crop_offsets
         if count == 1:
             views = _center_crop(g, x, hw, crop)
         else:

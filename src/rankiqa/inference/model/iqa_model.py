@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import functools
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,15 +13,19 @@ import torch
 from torch import nn
 
 from rankiqa.core.errors import UserError
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
 from rankiqa.core.model_file import scale_scores
 from rankiqa.core.preprocess import image_views
 from rankiqa.core.protocol import InputProtocol, decode_size_hint
 from rankiqa.inference.model.images import ImageLike, as_chw, device_of
+from rankiqa.inference.model.map_grid import DEFAULT_OVERLAP, QualityMap
+from rankiqa.inference.model.rows import ScoredImage
 from rankiqa.models import QualityNet
 
 
 class IQAModel(nn.Module):
-    """A no-reference quality model: ``forward`` is differentiable, ``score`` is the easy API.
+    """A no-reference quality model run by PyTorch: ``forward`` is differentiable, ``score`` is
+    the easy API. Implements :class:`~rankiqa.inference.model.scorer.Scorer`.
 
     ``forward(x)`` maps N×3×H×W float RGB tensors in [0, 1] to N scores
     ``offset + scale * net(x)``, squashed into (0, 100) when the model file says so
@@ -45,6 +52,7 @@ class IQAModel(nn.Module):
         #: called with the model when scoring starts, to attach :attr:`runtime` (set by
         #: :func:`rankiqa.load_model`; loading itself never exports or opens a session)
         self.runtime_request: Any = None
+        self._runtime_spec: Any = None  # the request once granted (for copies elsewhere)
 
     @property
     def runtime_name(self) -> str:
@@ -57,12 +65,29 @@ class IQAModel(nn.Module):
         """Attach the runtime requested at loading (once; :meth:`score_views` calls it)."""
         request, self.runtime_request = self.runtime_request, None
         if request is not None:
+            self._runtime_spec = request
             request(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["runtime"] = None  # an ONNX Runtime session is not picklable; re-attach after
+        # an ONNX Runtime engine does not travel (its graph may be a cache file of this
+        # machine): the copy asks for one again, as this model was asked, when it first scores
+        state["runtime"] = None
+        state["runtime_request"] = self.runtime_request or self._runtime_spec
         return state
+
+    @property
+    def device(self) -> str:
+        """Where the network's parameters are (``"cpu"``, ``"cuda:0"``, ...)."""
+        return str(device_of(self))
+
+    def worker_copy(self, threads: int = 1) -> IQAModel:
+        """A copy for another process (a worker, a Ray actor): the same weights, in eval mode;
+        the runtime requested at loading is attached there, with ``threads`` threads."""
+        twin = copy.copy(self).eval()
+        if twin.runtime_request is not None:
+            twin.runtime_request = functools.partial(twin.runtime_request, threads=threads)
+        return twin
 
     @property
     def config(self) -> dict[str, Any]:
@@ -74,10 +99,10 @@ class IQAModel(nn.Module):
     def extra_repr(self) -> str:
         return f"name={self.metadata.get('name')!r}, input={self.protocol.to_dict()}"
 
-    def transforms(self) -> InputTransform:
+    def transforms(self) -> BatchInputTransform:
         """The input protocol (resize, crops) as a differentiable module: N×3×H×W float images
         in [0, 1] -> N×V×3×h×w views, the views ``score`` averages over."""
-        return InputTransform(self.protocol)
+        return BatchInputTransform(self.protocol)
 
     def with_protocol(self) -> ProtocolModel:
         """A differentiable module giving ``score``'s numbers: N×3×H×W float images in
@@ -163,6 +188,35 @@ class IQAModel(nn.Module):
             scores.extend(self.score_views(views))
         return scores[0] if single else scores
 
+    def score_files(
+        self,
+        paths: Sequence[str | os.PathLike],
+        batch_size: int = 16,
+        workers: int = 2,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        draft: bool = True,
+    ) -> Iterator[ScoredImage]:
+        """One :class:`ScoredImage` per path, in order (DataLoader workers decode; with an
+        ONNX Runtime engine attached they score too); see :class:`Scorer.score_files`."""
+        from rankiqa.inference.model.torch_batch import iter_torch_scores
+
+        paths = [os.fspath(p) for p in paths]
+        return iter_torch_scores(self, paths, batch_size, workers, max_pixels, draft)
+
+    def region_map(
+        self,
+        image: ImageLike,
+        region: int | None = None,
+        overlap: int = DEFAULT_OVERLAP,
+        max_pixels: int | None = None,
+        clip: bool = True,
+    ) -> QualityMap:
+        """:meth:`quality_map` with how it was made: see
+        :func:`rankiqa.inference.model.regions.quality_map`."""
+        from rankiqa.inference.model.regions import quality_map
+
+        return quality_map(self, image, region, overlap, max_pixels, clip)
+
     def quality_map(
         self, image: ImageLike, region: int | None = None, overlap: int | None = None
     ) -> np.ndarray:
@@ -181,15 +235,14 @@ class IQAModel(nn.Module):
         >>> model.quality_map(np.zeros((240, 320, 3), np.uint8)).ndim
         2
         """
-        from rankiqa.inference.model.regions import DEFAULT_OVERLAP, quality_map
-
         overlap = DEFAULT_OVERLAP if overlap is None else overlap
-        return quality_map(self, image, region=region, overlap=overlap).values
+        return self.region_map(image, region=region, overlap=overlap).values
 
 
-class InputTransform(nn.Module):
+class BatchInputTransform(nn.Module):
     """N×3×H×W float images in [0, 1] -> N×V×3×h×w views under an input protocol (resize,
-    crops; ``crops:N`` with the same seeded crops as ``score``); differentiable."""
+    crops; ``crops:N`` with the same seeded crops as ``score``); differentiable. The batch form
+    of :class:`rankiqa.core.preprocess.InputTransform` (one image in, its views out)."""
 
     def __init__(self, protocol: InputProtocol):
         super().__init__()
@@ -208,7 +261,7 @@ class ProtocolModel(nn.Module):
     def __init__(self, model: IQAModel):
         super().__init__()
         self.model = model
-        self.transforms = InputTransform(model.protocol)
+        self.transforms = BatchInputTransform(model.protocol)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         views = self.transforms(x)

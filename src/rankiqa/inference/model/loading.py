@@ -35,6 +35,20 @@ def read_model(name_or_path: str | os.PathLike | None = None, device: str | None
     return model.eval()
 
 
+def torch_model(source: Any = None, device: str | None = None) -> IQAModel:
+    """The PyTorch model of ``source``: an :class:`IQAModel` itself, or what
+    :func:`read_model` loads from a name or path (for what needs the network: evaluation,
+    export, training). Another scorer (the ONNX Runtime model) is refused in one line."""
+    if source is None or isinstance(source, (str, os.PathLike)):
+        return read_model(source, device)
+    if not isinstance(source, IQAModel):
+        raise UserError(
+            f"this needs the PyTorch model, not {type(source).__name__}: load it with "
+            "rankiqa.load_model(..., runtime='torch')"
+        )
+    return source if device is None else source.to(device)
+
+
 def load_model_file(path: str | os.PathLike) -> IQAModel:
     """An :class:`IQAModel` from a rankiqa ``.safetensors`` model file."""
     state, metadata = read_model_file(path)

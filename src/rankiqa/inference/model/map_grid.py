@@ -74,6 +74,54 @@ def score_range(model: Any) -> tuple[float, float] | None:
     return (low, high) if low < high else None
 
 
+def region_side(region: float | None, height: int, width: int) -> float:
+    """The region side in pixels of a prepared H×W image: ``region`` (default
+    :func:`default_region`), at least 8, at most the shorter side."""
+    from rankiqa.core.errors import UserError
+
+    side = float(default_region(height, width) if region is None else region)
+    if side < 8:
+        raise UserError(f"region must be at least 8 pixels, got {region}")
+    return min(side, height, width)
+
+
+def check_overlap(overlap: int) -> None:
+    from rankiqa.core.errors import UserError
+
+    if overlap < 1:
+        raise UserError(f"overlap must be >= 1, got {overlap}")
+
+
+def assemble_map(
+    values: np.ndarray,
+    score: float,
+    region: float,
+    prepared_size: tuple[int, int],
+    image_size: tuple[int, int],
+    model: Any,
+    clip: bool = True,
+) -> QualityMap:
+    """The :class:`QualityMap` of region ``values`` (rows × cols, on the score scale) computed
+    on a prepared image of ``prepared_size``: values clipped to the model's score range
+    (``clip``), region and stride in pixels of the original ``image_size``. Both runtimes end
+    their maps here, so their sizes agree."""
+    values = np.asarray(values, dtype=np.float32)
+    bounds = score_range(model) if clip else None
+    if bounds is not None:
+        np.clip(values, *bounds, out=values)
+    height, width = prepared_size
+    scale = image_size[0] / height
+    cols = values.shape[1]
+    stride = (width - region) / (cols - 1) if cols > 1 else region
+    return QualityMap(
+        values=values,
+        score=float(score),
+        region=region * scale,
+        stride=stride * scale,
+        image_size=(int(image_size[0]), int(image_size[1])),
+    )
+
+
 def expected_grid(height: int, width: int, region: float, overlap: int = DEFAULT_OVERLAP):
     """(rows, cols) of the map of an H×W prepared image for ``stats``/``compact`` heads."""
     rows, cols = cells(height, width, min(region, height, width), overlap)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -31,9 +30,10 @@ from rankiqa.inference.model.images import as_chw, device_of
 from rankiqa.inference.model.map_grid import (
     DEFAULT_OVERLAP,
     QualityMap,
+    assemble_map,
     cells,
-    default_region,
-    score_range,
+    check_overlap,
+    region_side,
 )
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.heads import CompactHead, PaperHead, StatsHead
@@ -120,8 +120,7 @@ def region_scores(
         N×rows×cols region outputs and the N whole-image outputs (before the model's
         score scale and offset).
     """
-    if overlap < 1:
-        raise UserError(f"overlap must be >= 1, got {overlap}")
+    check_overlap(overlap)
     height, width = x.shape[-2:]
     region = float(min(region, height, width))
     head = net.head
@@ -181,35 +180,20 @@ def quality_map(
     >>> qmap.values.shape
     (3, 4)
     """
+    check_overlap(overlap)
     chw = as_chw(image, max_pixels)
-    full_size = (int(chw.shape[1]), int(chw.shape[2]))
     prepared = prepare_image(chw, model.protocol)
-    if region is None:
-        region = default_region(int(prepared.shape[1]), int(prepared.shape[2]))
-    region_px = float(region)
-    if region_px < 8:
-        raise UserError(f"region must be at least 8 pixels, got {region}")
+    height, width = int(prepared.shape[1]), int(prepared.shape[2])
+    region_px = region_side(region, height, width)
     model.eval()
     with torch.inference_mode():
         batch = prepared.unsqueeze(0).to(device_of(model))
         batch = batch.contiguous(memory_format=torch.channels_last)
         maps, whole = region_scores(model.net, batch, region_px, overlap)
-    values = scale_scores(maps[0].float().cpu(), model.score_meta).numpy().astype(np.float32)
-    bounds = score_range(model) if clip else None
-    if bounds is not None:
-        np.clip(values, *bounds, out=values)
-    height, width = int(prepared.shape[1]), int(prepared.shape[2])
-    scale = full_size[0] / height
-    region_px = min(region_px, height, width)
-    cols = values.shape[1]
-    stride_px = (width - region_px) / (cols - 1) if cols > 1 else region_px
-    return QualityMap(
-        values=values,
-        score=float(scale_scores(whole[:1].float().cpu(), model.score_meta)[0]),
-        region=region_px * scale,
-        stride=stride_px * scale,
-        image_size=full_size,
-    )
+    values = scale_scores(maps[0].float().cpu(), model.score_meta).numpy()
+    score = float(scale_scores(whole[:1].float().cpu(), model.score_meta)[0])
+    full_size = (int(chw.shape[1]), int(chw.shape[2]))
+    return assemble_map(values, score, region_px, (height, width), full_size, model, clip)
 
 
 __all__ = ["quality_map", "region_scores"]

@@ -1,49 +1,52 @@
-"""``load_model`` and ``score``: the one-line entry points of the scoring API (PyTorch models).
+"""``load_model`` and ``score``: the one-line entry points of the scoring API.
 
-Scoring without torch (``rankiqa score`` with a packaged model) goes through
-:func:`rankiqa.inference.scoring.choice.load_scorer`.
+Both work on the light install (``pip install rankiqa``, no torch): the packaged models run on
+ONNX Runtime. With the ``torch`` extra, :func:`load_model` gives the PyTorch model, which is
+also differentiable (``model(x)``, ``with_protocol()``).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from rankiqa.core.errors import UserError
-from rankiqa.inference.model.iqa_model import IQAModel
-from rankiqa.inference.model.loading import read_model
-from rankiqa.inference.model.paths import graph_of, resolve_model_path
-from rankiqa.inference.scoring.onnx_runtime import RUNTIMES, select_runtime
+from rankiqa.inference.model.scorer import Scorer
+from rankiqa.inference.scoring.choice import load_scorer, scorer_of
 
 
 def load_model(
     name_or_path: str | os.PathLike | None = None,
     device: str | None = None,
     runtime: str = "auto",
-) -> IQAModel:
-    """Load a quality model, ready to score, in eval mode.
+    threads: int | None = None,
+) -> Scorer:
+    """Load a quality model, ready to score.
 
     Parameters
     ----------
     name_or_path
         ``None`` / ``"default"`` (the packaged default model), the name of another packaged
         model (:func:`rankiqa.list_models`), a ``.safetensors`` model file, or a training
-        checkpoint (``.pt``/``.pth`` from ``train-rank`` or ``finetune``).
+        checkpoint (``.pt``/``.pth`` from ``train-rank`` or ``finetune``; needs torch).
     device
-        ``cpu``, ``cuda``, ... (default: where it is loaded, the CPU).
+        ``cpu``, ``cuda``, ... (default: the CPU). Devices other than the CPU need torch.
     runtime
         What runs the network in ``model.score``: ``auto``, ``torch`` or ``onnx`` (see
-        :func:`rankiqa.inference.scoring.onnx_runtime.select_runtime`), attached when scoring
-        starts (the first ``model.score``); ``model(x)`` is always the differentiable PyTorch
-        module.
+        :func:`rankiqa.inference.scoring.onnx_runtime.select_runtime`).
+    threads
+        CPU threads of the runtime (default: its own choice).
 
     Returns
     -------
-    IQAModel
-        An ``nn.Module``; ``model.score(images)`` applies its input protocol. Loading never
-        unpickles; a missing or malformed file raises :class:`~rankiqa.core.errors.UserError`.
+    Scorer
+        With torch installed, an :class:`~rankiqa.inference.IQAModel` (an ``nn.Module``:
+        ``model(x)`` and ``with_protocol()`` are differentiable; ``model.score`` runs on ONNX
+        Runtime where that is faster); without torch, an
+        :class:`~rankiqa.inference.scoring.onnx_model.OnnxModel`, whose torch-only methods
+        raise an ``ImportError`` naming ``pip install 'rankiqa[torch]'``. Both score and map
+        the same (to 1e-4). Loading never unpickles; a missing or malformed file raises
+        :class:`~rankiqa.core.errors.UserError`.
 
     Examples
     --------
@@ -54,19 +57,12 @@ def load_model(
     >>> isinstance(score, float) and score == model.score(image)
     True
     """
-    if runtime not in RUNTIMES:
-        raise UserError(f"invalid runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    path = resolve_model_path(name_or_path)
-    model = read_model(path, device)
-    model.runtime_request = functools.partial(
-        select_runtime, runtime=runtime, graph=graph_of(path)
-    )
-    return model
+    return load_scorer(name_or_path, device, runtime, threads, prefer="torch")
 
 
 def score(
     images: Any | Sequence[Any],
-    model: IQAModel | str | os.PathLike | None = None,
+    model: Scorer | str | os.PathLike | None = None,
     batch_size: int = 16,
     exact_decode: bool = False,
 ) -> float | list[float]:
@@ -75,11 +71,13 @@ def score(
     Parameters
     ----------
     images
-        A path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1], or a list of them.
+        A path, PIL image, uint8 H×W×3 array or float 3×H×W tensor in [0, 1] (tensors need
+        torch), or a list of them.
     model
-        An :class:`IQAModel` or anything :func:`load_model` accepts (default: the packaged
-        model). For thousands of files prefer ``rankiqa score`` (parallel decoding); both
-        decode JPEGs the same way (``exact_decode=True`` = ``--exact-decode``), so they agree.
+        A model from :func:`load_model` or anything it accepts (default: the packaged
+        model). For thousands of files prefer ``rankiqa score`` or
+        :class:`rankiqa.inference.scoring.run.ScoringRun` (parallel decoding); both decode
+        JPEGs the same way (``exact_decode=True`` = ``--exact-decode``), so they agree.
     batch_size
         Images per forward pass.
     exact_decode
@@ -99,6 +97,5 @@ def score(
     >>> len(scores), all(isinstance(s, float) for s in scores)
     (2, True)
     """
-    if not isinstance(model, IQAModel):
-        model = load_model(model)
+    model = scorer_of(model, prefer="torch")
     return model.score(images, batch_size=batch_size, exact_decode=exact_decode)

@@ -1,9 +1,10 @@
 """Batch scoring of image files: one :class:`ScoredImage` row per path, in order.
 
-A torch-free :class:`~rankiqa.inference.scoring.onnx_model.OnnxModel` scores in worker
-processes that each decode, preprocess (NumPy) and run a single-threaded ONNX Runtime
-session; an :class:`~rankiqa.inference.model.IQAModel` goes through
-:mod:`rankiqa.inference.scoring.torch_batch` (DataLoader workers).
+:func:`iter_scores` asks the model (any :class:`~rankiqa.inference.model.scorer.Scorer`) for
+its ``score_files``: the torch-free :class:`~rankiqa.inference.scoring.onnx_model.OnnxModel`
+uses :func:`pool_scores` here (worker processes that each decode, preprocess with NumPy and
+run a single-threaded session); an :class:`~rankiqa.inference.model.IQAModel` uses
+:mod:`rankiqa.inference.model.torch_batch` (DataLoader workers).
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError
 from rankiqa.core.interrupts import quiet_worker, workers_starting
-from rankiqa.inference.scoring.rows import ScoredImage, error_text
+from rankiqa.inference.model.rows import ScoredImage, error_text
+from rankiqa.inference.model.scorer import Scorer
 
 #: the model of a worker process (set by :func:`_start_worker`)
-_WORKER_MODEL: Any = None
+_WORKER_MODEL: Scorer | None = None
 
 
-def _start_worker(model: Any) -> None:
+def _start_worker(model: Scorer) -> None:
     global _WORKER_MODEL
     quiet_worker()  # Ctrl-C and a pool's shutdown end a worker without a traceback
     _WORKER_MODEL = model
@@ -32,7 +33,7 @@ def _score_one(task: tuple[str, int | None, bool]) -> tuple[float | None, str]:
     return score_file(_WORKER_MODEL, path, max_pixels, draft)
 
 
-def score_file(model: Any, path: str, max_pixels: int | None, draft: bool):
+def score_file(model: Scorer, path: str, max_pixels: int | None, draft: bool):
     """(score, "") or (None, error text) for one file; never raises for a bad file."""
     try:
         views = model.views(path, max_pixels=max_pixels, exact_decode=not draft)
@@ -44,7 +45,7 @@ def score_file(model: Any, path: str, max_pixels: int | None, draft: bool):
 
 
 def iter_scores(
-    model: Any,
+    model: Scorer,
     paths: Sequence[str | os.PathLike],
     batch_size: int = 16,
     workers: int = 2,
@@ -53,15 +54,22 @@ def iter_scores(
 ) -> Iterator[ScoredImage]:
     """Score image files in order, yielding one :class:`ScoredImage` per path as they finish.
 
-    ``workers`` processes decode, preprocess and score (0: in this process).
-    ``draft`` lets JPEGs decode at reduced scale when the protocol downsizes them anyway.
+    ``workers`` processes decode, preprocess (and score, where the runtime allows; 0: in this
+    process). ``draft`` lets JPEGs decode at reduced scale when the protocol downsizes them
+    anyway. The same as ``model.score_files(...)``.
     """
-    paths = [str(p) for p in paths]
-    if not hasattr(model, "worker_copy"):  # a PyTorch IQAModel
-        from rankiqa.inference.scoring.torch_batch import iter_torch_scores
+    return model.score_files(paths, batch_size, workers, max_pixels, draft)
 
-        yield from iter_torch_scores(model, paths, batch_size, workers, max_pixels, draft)
-        return
+
+def pool_scores(
+    model: Scorer,
+    paths: Sequence[str | os.PathLike],
+    workers: int = 2,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    draft: bool = True,
+) -> Iterator[ScoredImage]:
+    """Rows scored by ``workers`` processes, each with ``model.worker_copy`` (0: here)."""
+    paths = [os.fspath(p) for p in paths]
     if workers <= 0:
         for path in paths:
             yield ScoredImage(path, *score_file(model, path, max_pixels, draft))

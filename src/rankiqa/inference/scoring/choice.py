@@ -1,22 +1,30 @@
-"""Which engine scores: ONNX Runtime on a shipped graph (no torch) or the PyTorch model.
+"""Which runtime scores, decided in one place: ONNX Runtime on a shipped graph (no torch) or
+the PyTorch model.
 
-The command line scores through :func:`load_scorer`: a packaged model (or a model file with
-an up-to-date graph beside it) on the CPU runs without importing torch; a checkpoint, a model
-file without graph, ``--runtime torch`` or a ``--device`` other than the CPU loads the
-PyTorch model (``pip install 'rankiqa[torch]'``).
+:func:`load_scorer` turns a name or path into a :class:`~rankiqa.inference.model.scorer.Scorer`;
+:func:`scorer_of` is what every consumer calls with "a model or a name/path". A packaged model
+(or a model file with an up-to-date graph beside it) on the CPU runs without torch; a
+checkpoint, a model file without graph, ``runtime="torch"`` or a device other than the CPU
+loads the PyTorch model (``pip install 'rankiqa[torch]'``, else
+:class:`~rankiqa.core.errors.TorchMissing`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from typing import Any
 
-from rankiqa.core.errors import UserError
-from rankiqa.inference.model.map_grid import DEFAULT_OVERLAP, QualityMap
-from rankiqa.inference.scoring.onnx_model import OnnxModel, shipped_graph
+from rankiqa.core.errors import TorchMissing, UserError
+from rankiqa.inference.model.paths import graph_of, resolve_model_path
+from rankiqa.inference.model.scorer import RUNTIMES, Scorer
+from rankiqa.inference.scoring.onnx_model import OnnxModel
 
-RUNTIMES = ("auto", "torch", "onnx")
+#: what :func:`load_scorer` prefers when both runtimes could score: the ONNX Runtime model
+#: (fast start, no torch: the command line) or the PyTorch model (differentiable as well:
+#: :func:`rankiqa.load_model` where torch is installed)
+PREFERENCES = ("onnx", "torch")
 
 
 def torch_installed() -> bool:
@@ -32,37 +40,59 @@ def load_scorer(
     device: str | None = None,
     runtime: str = "auto",
     threads: int | None = None,
-) -> Any:
-    """An :class:`OnnxModel` where the model ships a graph and nothing asks for torch, else
-    the PyTorch :class:`~rankiqa.inference.model.IQAModel` from :func:`rankiqa.load_model`.
+    prefer: str = "onnx",
+) -> Scorer:
+    """The model behind a name or path, ready to score.
 
-    ``device`` ``None`` or ``cpu`` allows the graph; ``runtime`` ``torch`` forbids it,
-    ``onnx`` requires ONNX Runtime (a shipped graph, or an export made with torch).
+    ``runtime``: ``auto``, ``torch`` (the PyTorch model and runtime) or ``onnx`` (ONNX
+    Runtime: the shipped graph, or for the PyTorch model an export made with torch).
+    ``device`` ``None`` or ``cpu`` allows the shipped graph. ``prefer`` (:data:`PREFERENCES`)
+    decides when both could: ``torch`` gives the PyTorch model whenever torch is installed.
+    ``threads``: CPU threads of the runtime.
+
+    Examples
+    --------
+    >>> load_scorer().runtime_name
+    'onnxruntime'
     """
     if runtime not in RUNTIMES:
         raise UserError(f"invalid runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    path, graph = shipped_graph(name_or_path)
-    if graph is not None and runtime != "torch" and device in (None, "cpu"):
+    if prefer not in PREFERENCES:
+        raise UserError(f"invalid preference {prefer!r}; choose from {', '.join(PREFERENCES)}")
+    path = resolve_model_path(name_or_path)
+    graph = graph_of(path)
+    has_torch = torch_installed()
+    usable = graph is not None and runtime != "torch" and device in (None, "cpu")
+    if usable and not (prefer == "torch" and has_torch):
         return OnnxModel(path, graph, threads)
-    if not torch_installed():
-        why = "has no up-to-date ONNX graph beside it" if graph is None else "needs PyTorch here"
-        raise UserError(f"{path}: {why}; install the torch extra: pip install 'rankiqa[torch]'")
+    if not has_torch:
+        if graph is None:
+            raise TorchMissing(f"{path}: a model without an up-to-date ONNX graph beside it")
+        raise TorchMissing(f"{path}: runtime {runtime!r} on device {device or 'cpu'!r}")
+    if device is None and prefer == "onnx":
+        device = "auto"  # the command line's --device default: CUDA when there is one
+    return _torch_model(path, device, runtime, threads)
+
+
+def _torch_model(path, device: str | None, runtime: str, threads: int | None) -> Scorer:
     import torch
 
     from rankiqa.core.devices import resolve_device
-    from rankiqa.inference.scoring.api import load_model
+    from rankiqa.inference.model.loading import read_model
+    from rankiqa.inference.scoring.onnx_runtime import select_runtime
 
     if threads is not None:
         torch.set_num_threads(threads)
-    return load_model(path, device=str(resolve_device(device)), runtime=runtime)
+    model = read_model(path, str(resolve_device(device)) if device else None)
+    model.runtime_request = functools.partial(
+        select_runtime, runtime=runtime, graph=graph_of(path)
+    )
+    return model
 
 
-def map_image(
-    model: Any, image: Any, region: int | None = None, overlap: int = DEFAULT_OVERLAP
-) -> QualityMap:
-    """The quality map of one image from either engine (see :class:`QualityMap`)."""
-    if isinstance(model, OnnxModel):
-        return model.quality_map(image, region=region, overlap=overlap)
-    from rankiqa.inference.model.regions import quality_map
-
-    return quality_map(model, image, region=region, overlap=overlap)
+def scorer_of(model: Any = None, **options: Any) -> Scorer:
+    """``model`` itself when it is a model (anything but a name or path), else
+    ``load_scorer(model, **options)``: the one place "a model or a name/path" is resolved."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return load_scorer(model, **options)
+    return model

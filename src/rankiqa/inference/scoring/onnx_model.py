@@ -20,24 +20,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rankiqa.core.errors import UserError
+from rankiqa.core.errors import TORCH_EXTRA, TorchMissing, UserError
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
 from rankiqa.core.model_file import read_metadata, read_numpy_tensors, scale_scores
 from rankiqa.core.protocol import InputProtocol, decode_size_hint
 from rankiqa.inference.model.map_grid import (
     DEFAULT_OVERLAP,
     QualityMap,
+    assemble_map,
     cells,
-    default_region,
-    score_range,
+    check_overlap,
+    region_side,
 )
 from rankiqa.inference.model.paths import graph_of, resolve_model_path
+from rankiqa.inference.model.rows import ScoredImage
+from rankiqa.inference.scoring.batch import pool_scores
 from rankiqa.inference.scoring.cpu import cpu_session
 from rankiqa.inference.scoring.views import image_views, prepare_image, to_float_chw
 
@@ -47,7 +50,10 @@ POOLINGS = ("mean_std", "mean_max")
 
 
 class OnnxModel:
-    """A model file's shipped ONNX graph, ready to score (no torch).
+    """A model file's shipped ONNX graph, ready to score (no torch). Implements
+    :class:`~rankiqa.inference.model.scorer.Scorer`; what needs the PyTorch model
+    (``model(x)``, :meth:`with_protocol`, :meth:`transforms`) raises
+    :class:`~rankiqa.core.errors.TorchMissing`, an ``ImportError`` naming the ``torch`` extra.
 
     ``threads``: ONNX Runtime's intra-op threads (default: its own choice, all cores).
     Picklable: a copy in another process opens its own session on first use.
@@ -80,6 +86,19 @@ class OnnxModel:
         copy = object.__new__(OnnxModel)
         copy.__dict__.update(self.__getstate__(), threads=threads)
         return copy
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def to(self, device: Any) -> OnnxModel:
+        """Itself on the CPU; ONNX Runtime models run nowhere else."""
+        if str(device) != "cpu":
+            raise UserError(
+                f"device {device}: the ONNX Runtime model runs on the CPU; the PyTorch model "
+                f"runs elsewhere (runtime='torch', {TORCH_EXTRA})"
+            )
+        return self
 
     @property
     def session(self):
@@ -123,8 +142,28 @@ class OnnxModel:
         scores = self.score_views([self.views(i, exact_decode=exact_decode) for i in items])
         return scores[0] if single else scores
 
+    def score_files(
+        self,
+        paths: Sequence[str | os.PathLike],
+        batch_size: int = 16,
+        workers: int = 2,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        draft: bool = True,
+    ) -> Iterator[ScoredImage]:
+        """One :class:`ScoredImage` per path, in order: ``workers`` processes each decode,
+        preprocess and score with a single-threaded session (0: this process)."""
+        return pool_scores(self, paths, workers, max_pixels, draft)
+
     # ------------------------------------------------------------------------ quality maps
     def quality_map(
+        self, image: Any, region: int | None = None, overlap: int | None = None
+    ) -> np.ndarray:
+        """Local quality of one image: a rows × cols float32 array on the score scale
+        (:meth:`region_map`'s values)."""
+        overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        return self.region_map(image, region=region, overlap=overlap).values
+
+    def region_map(
         self,
         image: Any,
         region: int | None = None,
@@ -138,36 +177,32 @@ class OnnxModel:
                 f"{self.graph}: no region pooling recorded for quality maps; regenerate it: "
                 "python -m rankiqa.inference.export.packaged"
             )
-        if overlap < 1:
-            raise UserError(f"overlap must be >= 1, got {overlap}")
+        check_overlap(overlap)
         array = self.decode(image, max_pixels, exact_decode=True)
-        full_size = (int(array.shape[0]), int(array.shape[1]))
         prepared = prepare_image(to_float_chw(array), self.protocol)
         height, width = int(prepared.shape[1]), int(prepared.shape[2])
-        if region is None:
-            region = default_region(height, width)
-        region_px = float(region)
-        if region_px < 8:
-            raise UserError(f"region must be at least 8 pixels, got {region}")
-        region_px = min(region_px, height, width)
+        region_px = region_side(region, height, width)
         outputs = self.session.run(None, {"image": np.ascontiguousarray(prepared[None])})
         score, features = outputs[0], outputs[1:]
         grid = cells(height, width, region_px, overlap)
         raw = self._region_outputs([f[0] for f in features], grid, overlap)
-        values = scale_scores(raw.astype(np.float32), self.score_meta).astype(np.float32)
-        bounds = score_range(self) if clip else None
-        if bounds is not None:
-            np.clip(values, *bounds, out=values)
-        scale = full_size[0] / height
-        cols = values.shape[1]
-        stride_px = (width - region_px) / (cols - 1) if cols > 1 else region_px
-        return QualityMap(
-            values=values,
-            score=float(score[0]),
-            region=region_px * scale,
-            stride=stride_px * scale,
-            image_size=full_size,
-        )
+        values = scale_scores(raw.astype(np.float32), self.score_meta)
+        full_size = (int(array.shape[0]), int(array.shape[1]))
+        return assemble_map(values, score[0], region_px, (height, width), full_size, self, clip)
+
+    # ------------------------------------------------------- what needs the PyTorch model
+    def eval(self) -> OnnxModel:
+        """Itself: an ONNX Runtime model is always in inference mode."""
+        return self
+
+    def __call__(self, x: Any) -> Any:
+        raise TorchMissing("model(x), the differentiable network,")
+
+    def with_protocol(self) -> Any:
+        raise TorchMissing("model.with_protocol(), the differentiable scorer,")
+
+    def transforms(self) -> Any:
+        raise TorchMissing("model.transforms(), the input protocol as torch operations,")
 
     def _head_weights(self) -> dict[str, np.ndarray]:
         if self._head is None:

@@ -32,6 +32,7 @@ import torch
 
 from rankiqa.core.errors import UserError
 from rankiqa.inference.export.onnx import export_onnx, supports_dynamic_size
+from rankiqa.inference.model.scorer import RUNTIMES
 from rankiqa.inference.scoring.cpu import cpu_session
 from rankiqa.models.backbones import BACKBONES
 from rankiqa.models.head_specs import any_size_heads
@@ -39,7 +40,6 @@ from rankiqa.models.head_specs import any_size_heads
 if TYPE_CHECKING:
     from rankiqa.inference.model.iqa_model import IQAModel
 
-RUNTIMES = ("auto", "torch", "onnx")
 #: backbones whose depthwise convolutions make ONNX Runtime worth an export (``auto``)
 ONNX_PREFERRED = tuple(name for name, spec in BACKBONES.items() if spec.depthwise)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from rankiqa.core.errors import UserError
-from rankiqa.inference.scoring.rows import ScoredImage
+from rankiqa.inference.model.rows import ScoredImage
 
 FORMATS = ("table", "csv", "json", "jsonl")
 RESUMABLE = ("csv", "jsonl")

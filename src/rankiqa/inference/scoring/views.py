@@ -25,7 +25,13 @@ import functools
 import numpy as np
 
 from rankiqa.core.errors import UserError
-from rankiqa.core.protocol import InputProtocol, check_size, parse_test_crops, resized_size
+from rankiqa.core.protocol import (
+    InputProtocol,
+    check_size,
+    crop_offsets,
+    parse_test_crops,
+    resized_size,
+)
 
 __all__ = ["image_views", "prepare_image", "resize_shorter", "to_float_chw"]
 
@@ -98,12 +104,6 @@ def prepare_image(image: np.ndarray, protocol: InputProtocol) -> np.ndarray:
     return image
 
 
-def _offsets(length: int, size: int, count: int) -> list[int]:
-    if count == 1:
-        return [(length - size) // 2]
-    return [round(i * (length - size) / (count - 1)) for i in range(count)]
-
-
 def image_views(image: np.ndarray, protocol: InputProtocol) -> np.ndarray:
     """All views (V×3×h×w float32) of a uint8 H×W×3 image (or float 3×H×W array)."""
     chw = to_float_chw(image) if image.dtype == np.uint8 else np.asarray(image, np.float32)
@@ -122,7 +122,7 @@ def image_views(image: np.ndarray, protocol: InputProtocol) -> np.ndarray:
         count = 1
     views = [
         chw[:, top : top + size, left : left + size]
-        for top in _offsets(height, size, count)
-        for left in _offsets(width, size, count)
+        for top in crop_offsets(height, size, count)
+        for left in crop_offsets(width, size, count)
     ]
     return np.ascontiguousarray(np.stack(views))

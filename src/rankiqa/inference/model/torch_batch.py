@@ -1,5 +1,5 @@
-"""Batch scoring of image files with a PyTorch model: decoding and preprocessing in DataLoader
-worker processes.
+"""Batch scoring of image files with a PyTorch model (:meth:`IQAModel.score_files`): decoding
+and preprocessing in DataLoader worker processes.
 
 With an ONNX Runtime engine attached (:mod:`rankiqa.inference.scoring.onnx_runtime`), the
 workers score as well, each with its own single-threaded session: on a 2-core CPU two such
@@ -10,6 +10,7 @@ pipelines ran 1.2x faster than decoding workers feeding one 2-thread session (42
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -17,8 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, ImageReadError, read_image
 from rankiqa.core.preprocess import image_views, to_float_tensor
 from rankiqa.core.protocol import InputProtocol, decode_size_hint
-from rankiqa.inference.model.iqa_model import IQAModel
-from rankiqa.inference.scoring.rows import ScoredImage, error_text
+from rankiqa.inference.model.rows import ScoredImage, error_text
 
 
 class ImageViewsDataset(Dataset):
@@ -79,17 +79,19 @@ def _collate(items: list) -> list:
 
 
 def iter_torch_scores(
-    model: IQAModel,
+    model: Any,
     paths: Sequence[str],
     batch_size: int = 16,
     workers: int = 2,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     draft: bool = True,
 ) -> Iterator[ScoredImage]:
-    """:func:`rankiqa.inference.scoring.batch.iter_scores` for an :class:`IQAModel`."""
+    """:meth:`IQAModel.score_files <rankiqa.inference.model.iqa_model.IQAModel.score_files>`:
+    with an ONNX Runtime engine attached, the workers score too; else they decode and this
+    process runs the network on batches."""
     model.eval()
     model.start_runtime()
-    if workers > 0 and getattr(model.runtime, "worker_copy", None) is not None:
+    if workers > 0 and model.runtime is not None:
         engine = model.runtime.worker_copy(threads=max(1, torch.get_num_threads() // workers))
         scored = DataLoader(
             ImageScoresDataset(paths, model.protocol, engine, max_pixels, draft),
