@@ -63,7 +63,8 @@ class ReportRow:
 
 # ----------------------------------------------------------------------------- inputs
 def read_scores_csv(path: str | os.PathLike) -> list[ReportRow]:
-    """Rows of a ``path,score,error`` CSV as written by ``rankiqa score -o scores.csv``.
+    """Rows of a ``path,score,error`` CSV as written by ``rankiqa score -o scores.csv``;
+    relative paths are read relative to the CSV's folder (where it was written from elsewhere).
 
     Raises :class:`UserError` naming the file (and line) when it is missing or malformed.
 
@@ -72,7 +73,8 @@ def read_scores_csv(path: str | os.PathLike) -> list[ReportRow]:
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "s.csv"
     >>> _ = f.write_text("path,score,error\\na.jpg,71.5,\\nb.jpg,,not an image\\n")
-    >>> [(r.path, r.score, r.error) for r in read_scores_csv(f)]
+    >>> [(Path(r.path).relative_to(f.parent).as_posix(), r.score, r.error)
+    ...  for r in read_scores_csv(f)]
     [('a.jpg', 71.5, ''), ('b.jpg', None, 'not an image')]
     """
     path = Path(path)
