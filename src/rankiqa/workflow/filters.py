@@ -3,7 +3,7 @@
 Rows without a score (errors) are always kept, so a filter never hides a failure; sorting by
 score puts the best first and the errors last.
 
->>> from rankiqa.inference.scoring.rows import ScoredImage
+>>> from rankiqa.inference.model.rows import ScoredImage
 >>> rows = [ScoredImage("a", 40.0), ScoredImage("b", None, "bad"), ScoredImage("c", 70.0)]
 >>> [r.path for r in sort_rows(filter_rows(rows, ScoreRange(minimum=50)), "score")]
 ['c', 'b']
