@@ -70,7 +70,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from rankiqa.training.head import train_head
+    from rankiqa.training.cached_run import train_head
 
     config = config_from(HeadConfig, args, out=args.out, resume=resume_flag(args.resume),
                          rank_features=list(args.rank_features or []))

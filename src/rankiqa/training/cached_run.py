@@ -1,0 +1,141 @@
+"""``rankiqa train-head``: train on feature caches, for every asked training part.
+
+For each part of a split file (or all images), ``members`` models from consecutive seeds are
+trained by the :class:`~rankiqa.training.trainer.Trainer` — stats heads on a frozen backbone
+(:class:`~rankiqa.training.head.HeadTask`), or, on a cache made with ``--cut``, the backbone's
+top with its head (:class:`~rankiqa.training.top.TopTask`) — merged into one network, tested,
+and written as a model file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import pearsonr, spearmanr
+
+from rankiqa.core.errors import UserError
+from rankiqa.core.files import write_json
+from rankiqa.core.model_file import build_metadata, save_model_file
+from rankiqa.training.features import FeatureCache, check_compatible, read_features
+from rankiqa.training.head import HeadTask, pair_accuracy
+from rankiqa.training.options import HeadConfig
+from rankiqa.training.top import TopTask
+from rankiqa.training.trainer import Trainer
+
+__all__ = ["save_packaged", "train_head"]
+
+
+def _parts(config: HeadConfig, n: int) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+    """(name, train, test, lockbox) of every training part the options ask for."""
+    if config.split_file is None:
+        return [("all", np.arange(n), np.zeros(0, int), False)]
+    from rankiqa.data.splits import load_splits
+
+    splits = load_splits(config.split_file)
+    count = json.loads(Path(config.split_file).read_text(encoding="utf-8")).get("count")
+    if count != n:
+        raise UserError(f"--split-file {config.split_file}: made for {count} images, "
+                        f"{config.features} has {n}")
+    if config.split_index == "all":
+        chosen = [s for s in splits if not s.lockbox]
+    else:
+        try:
+            k = int(config.split_index)
+        except ValueError:
+            raise UserError(f"--split-index: expected K or all, got {config.split_index!r}") from None
+        if not 0 <= k < len(splits):
+            raise UserError(f"--split-index {k}: {config.split_file} has splits 0..{len(splits) - 1}")
+        chosen = [splits[k]]
+    return [(f"split{s.index}", np.array(s.train), np.array(s.test), s.lockbox) for s in chosen]
+
+
+def train_head(config: HeadConfig) -> dict[str, Any]:
+    """Train, for each asked training part, ``members`` heads; merge them; test; package.
+
+    Writes ``OUT/PART/member-K/`` (trainer runs), ``OUT/PART/model.safetensors`` and
+    ``OUT/results.json`` (per part: validation, test SROCC/PLCC, synthetic pairs; the pooled
+    out-of-fold numbers over cross-validation parts).
+    """
+    if config.members < 1 or config.epochs < 1 or config.batch_size < 1:
+        raise UserError("--members, --epochs and --batch-size must be positive")
+    if not 0 < config.val_fraction < 1:
+        raise UserError(f"--val-fraction must be between 0 and 1, got {config.val_fraction}")
+    cache = read_features(config.features)
+    if "target" not in cache.rows[0]:
+        raise UserError(f"{config.features}: not a cache of an IQA dataset (no opinion scores)")
+    ranked = [read_features(p) for p in config.rank_features]
+    evalset = read_features(config.eval_rank_features) if config.eval_rank_features else None
+    names = [config.features, *config.rank_features] + ([config.eval_rank_features] if evalset else [])
+    check_compatible([cache, *ranked] + ([evalset] if evalset else []), names)
+    n = len(cache.rows_of(0))
+    out = Path(config.out)
+    task_type = HeadTask if cache.cut is None else TopTask
+    results: dict[str, Any] = {"config": asdict(config), "parts": {}}
+    pooled_idx, pooled_pred = [], []
+    for name, train_all, test, lockbox in _parts(config, n):
+        rng = np.random.default_rng([config.seed, 1234])
+        perm = rng.permutation(train_all)
+        n_val = max(1, int(round(config.val_fraction * len(perm))))
+        val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        heads, members = [], []
+        for m in range(config.members):
+            task = task_type(config, cache, ranked, train, val, seed=config.seed + m)
+            trainer = Trainer(task, out / name / f"member-{m}",
+                              iters=config.epochs * task.steps_per_epoch,
+                              val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
+                              resume=config.resume, extra={"head_config": asdict(config)})
+            summary = trainer.fit()
+            trainer.load_best()
+            heads.append({k: v.clone() for k, v in task.model.state_dict().items()})
+            members.append({"best_step": summary["best"]["step"],
+                            "val_srocc": round(summary["best"]["val_srocc"], 4)})
+        task.merged(heads)  # predictions of the merged model, same scale
+        part: dict[str, Any] = {"members": members, "lockbox": lockbox,
+                                "val_srocc": task.validate(0)["val_srocc"],
+                                "train": len(train), "val": len(val), "test": len(test)}
+        if len(test):
+            p = task.predict(test)
+            part["test_srocc"] = float(spearmanr(p, task.targets[test])[0])
+            part["test_plcc"] = float(pearsonr(p, task.targets[test])[0])
+            if not lockbox:
+                pooled_idx += test.tolist()
+                pooled_pred += p.tolist()
+        if evalset is not None:
+            with torch.inference_mode():
+                scores = task.scores(evalset, list(range(len(evalset.rows))))
+                part["pairs"] = pair_accuracy(scores, evalset.ranked_groups())
+        part["model"] = str(save_packaged(config, cache, task.network(), task.score, out / name,
+                                          {k: v for k, v in part.items() if k != "members"}))
+        results["parts"][name] = part
+    if len(pooled_idx) > 1:
+        y = task.targets[pooled_idx]
+        results["pooled"] = {"srocc": float(spearmanr(pooled_pred, y)[0]),
+                             "plcc": float(pearsonr(pooled_pred, y)[0]), "n": len(pooled_idx)}
+    write_json(out / "results.json", results)
+    return results
+
+
+def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module, score: dict,
+                  folder: Path, metrics: dict) -> Path:
+    """The trained network as a model file ``FOLDER/model.safetensors``."""
+    trainable = ("stats head only (backbone frozen)" if cache.cut is None else
+                 f"blocks {cache.cut}.. of the backbone, its head convolution and the stats head "
+                 f"(stem and blocks 0..{cache.cut - 1} frozen; batch-norm statistics frozen)")
+    metadata = build_metadata(
+        net.config,
+        cache.meta["input"],
+        {**score, "range": [0, 100], "direction": "higher is better"},
+        training={"task": "rankiqa train-head", "features": config.features,
+                  "rank_features": list(config.rank_features), "members": config.members,
+                  "epochs": config.epochs, "rank_weight": config.rank_weight,
+                  "trainable": trainable,
+                  **({} if cache.cut is None else {"cut": cache.cut, "block_lr": config.block_lr})},
+        metrics={k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
+        name=config.name,
+    )
+    return save_model_file(folder / "model.safetensors", net.state_dict(), metadata)
