@@ -11,6 +11,7 @@ from pathlib import Path
 from rankiqa.cli.argtypes import (
     add_device_option,
     add_max_pixels_option,
+    add_precision_option,
     add_workers_option,
     max_pixels_of,
     output_path,
@@ -108,6 +109,7 @@ def add_parser(subparsers) -> None:
         "model downsizes the image anyway, as in the Python API; exact_decode=True there)",
     )
     add_device_option(parser)
+    add_precision_option(parser)
     parser.add_argument(
         "--runtime",
         choices=("auto", "torch", "onnx"),
@@ -183,7 +185,13 @@ def run(args: argparse.Namespace) -> int:
         paths = select_shard(paths, *args.shard)
         keep = set(select_shard(list(bad), *args.shard))
         bad = {p: e for p, e in bad.items() if p in keep}
-    model = load_scorer(args.model, device=args.device, runtime=args.runtime, threads=args.threads)
+    model = load_scorer(
+        args.model,
+        device=args.device,
+        runtime=args.runtime,
+        threads=args.threads,
+        precision=args.precision,
+    )
 
     done: set[str] = set()
     has_header = False

@@ -16,12 +16,14 @@ from rankiqa.inference.model.iqa_model import IQAModel
 from rankiqa.inference.model.loading import read_model
 from rankiqa.inference.model.paths import graph_of, resolve_model_path
 from rankiqa.inference.scoring.onnx_runtime import RUNTIMES, select_runtime
+from rankiqa.inference.scoring.precision import int8_choice
 
 
 def load_model(
     name_or_path: str | os.PathLike | None = None,
     device: str | None = None,
     runtime: str = "auto",
+    precision: str = "auto",
 ) -> IQAModel:
     """Load a quality model, ready to score, in eval mode.
 
@@ -38,6 +40,10 @@ def load_model(
         :func:`rankiqa.inference.scoring.onnx_runtime.select_runtime`), attached when scoring
         starts (the first ``model.score``); ``model(x)`` is always the differentiable PyTorch
         module.
+    precision
+        What ``model.score`` computes in when ONNX Runtime runs the network: ``auto`` (the
+        shipped int8 graph where it passed its accuracy check, else fp32), ``fp32`` or ``int8``
+        (:mod:`rankiqa.inference.scoring.precision`); ``model(x)`` is always fp32 PyTorch.
 
     Returns
     -------
@@ -57,9 +63,14 @@ def load_model(
     if runtime not in RUNTIMES:
         raise UserError(f"invalid runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     path = resolve_model_path(name_or_path)
+    int8 = int8_choice(path, precision)
+    if int8 is not None and runtime == "torch":
+        if precision == "int8":
+            raise UserError("precision int8 runs on ONNX Runtime; use runtime onnx or auto")
+        int8 = None
     model = read_model(path, device)
     model.runtime_request = functools.partial(
-        select_runtime, runtime=runtime, graph=graph_of(path)
+        select_runtime, runtime=runtime, graph=int8 or graph_of(path)
     )
     return model
 

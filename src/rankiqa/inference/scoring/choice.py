@@ -15,6 +15,7 @@ from typing import Any
 from rankiqa.core.errors import UserError
 from rankiqa.inference.model.map_grid import DEFAULT_OVERLAP, QualityMap
 from rankiqa.inference.scoring.onnx_model import OnnxModel, shipped_graph
+from rankiqa.inference.scoring.precision import check_precision, choose_graph
 
 RUNTIMES = ("auto", "torch", "onnx")
 
@@ -32,18 +33,23 @@ def load_scorer(
     device: str | None = None,
     runtime: str = "auto",
     threads: int | None = None,
+    precision: str = "auto",
 ) -> Any:
     """An :class:`OnnxModel` where the model ships a graph and nothing asks for torch, else
     the PyTorch :class:`~rankiqa.inference.model.IQAModel` from :func:`rankiqa.load_model`.
 
     ``device`` ``None`` or ``cpu`` allows the graph; ``runtime`` ``torch`` forbids it,
     ``onnx`` requires ONNX Runtime (a shipped graph, or an export made with torch).
+    ``precision``: ``auto`` (the int8 graph where it is shipped and passed its accuracy check),
+    ``fp32`` or ``int8`` (:mod:`rankiqa.inference.scoring.precision`).
     """
     if runtime not in RUNTIMES:
         raise UserError(f"invalid runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    check_precision(precision)
     path, graph = shipped_graph(name_or_path)
     if graph is not None and runtime != "torch" and device in (None, "cpu"):
-        return OnnxModel(path, graph, threads)
+        graph, used = choose_graph(path, precision)
+        return OnnxModel(path, graph, threads, used)
     if not torch_installed():
         why = "has no up-to-date ONNX graph beside it" if graph is None else "needs PyTorch here"
         raise UserError(f"{path}: {why}; install the torch extra: pip install 'rankiqa[torch]'")
@@ -54,7 +60,9 @@ def load_scorer(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    return load_model(path, device=str(resolve_device(device)), runtime=runtime)
+    return load_model(
+        path, device=str(resolve_device(device)), runtime=runtime, precision=precision
+    )
 
 
 def map_image(
