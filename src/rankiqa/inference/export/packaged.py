@@ -98,9 +98,12 @@ def quantize_packaged(
     calibration: Sequence[str | os.PathLike],
     clive_root: str | os.PathLike | None = None,
     settings: QuantSettings | None = None,
+    cache: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``NAME.int8.onnx`` beside a model file whose fp32 graph is up to date, and its
-    side file; with ``clive_root``, the lockbox check and its verdict."""
+    side file; with ``clive_root``, the lockbox check and its verdict. ``cache``: a folder for
+    the activation ranges (``NAME.ranges.json``, see :func:`quantize_graph`): a rerun with
+    other ``exclude`` settings then skips the calibration."""
     settings = settings or SHIPPED_SETTINGS
     model_path = Path(model_path)
     graph = graph_of(model_path)
@@ -108,8 +111,12 @@ def quantize_packaged(
         raise UserError(f"{model_path}: export its fp32 graph first (no up-to-date {GRAPH_SUFFIX})")
     protocol = InputProtocol.from_dict(read_metadata(model_path)["input"])
     images = list(calibration_images(calibration, settings.distorted, settings.seed))
+    ranges = None
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        ranges = Path(cache) / f"{model_path.stem}.{settings.method}.ranges.json"
     out = quantize_graph(
-        graph, model_path.with_suffix(INT8_GRAPH_SUFFIX), images, protocol, settings
+        graph, model_path.with_suffix(INT8_GRAPH_SUFFIX), images, protocol, settings, ranges
     )
     names = "\n".join(name for name, _ in images)
     record = {
@@ -150,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "200-photo lockbox; int8 is the default only where the check passes",
     )
     parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep the calibration's activation ranges in DIR (NAME.METHOD.ranges.json) and "
+        "reuse them: only for the same calibration photos and weights",
+    )
+    parser.add_argument(
         "--int8-only", action="store_true", help="keep the fp32 graphs, (re)make the int8 ones"
     )
     args = parser.parse_args(argv)
@@ -164,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.int8_only:
                 print(f"{export_graph(path)}  (from {path.name})")
             if args.calibration:
-                out = quantize_packaged(path, args.calibration, args.check_clive)
+                out = quantize_packaged(path, args.calibration, args.check_clive, cache=args.cache)
                 side = json.loads(Path(f"{out}.json").read_text(encoding="utf-8"))
                 print(f"{out}  (accepted: {side['accepted']}; check: {side['check']})")
     except UserError as exc:

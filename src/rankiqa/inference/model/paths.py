@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -57,7 +58,16 @@ def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
 
 
 def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (hex): what a shipped graph records about its model file."""
+    """SHA-256 of a file's bytes (hex): what a shipped graph records about its model file.
+
+    Remembered per (path, size, modification time), so checking the fp32 and the int8 graph
+    of one model hashes its weights once."""
+    stat = os.stat(path)
+    return _digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
