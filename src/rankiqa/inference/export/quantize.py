@@ -4,7 +4,7 @@ that decides whether scoring may use it.
 :func:`quantize_graph` quantises ``NAME.onnx`` into ``NAME.int8.onnx`` with
 ``onnxruntime.quantization.quantize_static`` (QDQ format, int8 weights per output channel,
 activation ranges from calibration images); the nodes named in
-:attr:`QuantSettings.exclude` (by default the head, whose pooled statistics and fully
+:attr:`QuantSettings.exclude` (at least the head, whose pooled statistics and fully
 connected layers lose the most in int8) stay in fp32. :func:`calibration_images` makes the
 calibration set from pristine photos *and* synthetic distortions of them (the LIVE preset of
 ``rankiqa distort``), so activation ranges cover blurred, noisy and compressed inputs too.
@@ -16,7 +16,10 @@ applies the rule under which ``precision="auto"`` picks int8: SROCC against the 
 :data:`MAX_SROCC_LOSS` of fp32's and scores within :data:`MAX_DRIFT` points of fp32's for
 :data:`DRIFT_QUANTILE` of the photos. The side file ``NAME.int8.onnx.json`` records the
 settings, the calibration set, the check's numbers and the SHA-256 of the int8 graph the
-check ran on (:func:`rankiqa.inference.model.paths.int8_graph_of` trusts only that one).
+check ran on (``tests/test_quantize.py`` holds each shipped graph to it), and
+:func:`rankiqa.inference.model.paths.int8_graph_of` ignores an int8 graph made from other
+weights. :data:`SHIPPED_SETTINGS` (the head, the stem and blocks 0-1 kept fp32) says why it
+quantises what it does.
 
 Regenerate with ``python -m rankiqa.inference.export.packaged --calibration DIR... --check-clive
 ROOT`` (see :mod:`rankiqa.inference.export.packaged`).
