@@ -1,8 +1,10 @@
 """Speed of quality maps and of the HTML report next to plain scoring, and how the map agrees
 with the score.
 
-Prints one JSON object. ``rates`` (images/s, decode included, 2 torch threads, one process,
-the same images for every entry):
+Everything runs through the engine ``rankiqa score/map/report`` use
+(:func:`rankiqa.inference.scoring.choice.load_scorer`: ONNX Runtime on the shipped graph for a
+packaged model, ``--precision`` as in the CLI). Prints one JSON object. ``rates`` (images/s,
+decode included, 2 threads, one process, the same images for every entry):
 
 * ``score``: ``iter_scores`` as ``rankiqa score`` runs small jobs (decode in-process);
 * ``map``: decode + ``quality_map`` (one forward pass over the whole resized image);
@@ -35,15 +37,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from rankiqa.core.imageio import find_images, read_image
-from rankiqa.core.preprocess import prepare_image, to_float_tensor
-from rankiqa.inference import load_model
-from rankiqa.inference.model.regions import quality_map
 from rankiqa.inference.scoring.batch import iter_scores
+from rankiqa.inference.scoring.choice import load_scorer, map_image
 from rankiqa.inference.scoring.cpu import tune_malloc
+from rankiqa.inference.scoring.views import prepare_image, to_float_chw
 from rankiqa.report.html import make_report
 
 THREADS = 2
@@ -103,19 +103,21 @@ def best_ms(fn, repeat: int = 15) -> float:
     return round(best * 1000, 1)
 
 
+def quality_map(model, image):
+    return map_image(model, image)
+
+
 def components(model, path: str) -> dict:
-    """Best-of-15 CPU milliseconds of the steps of a map of one image."""
+    """Best-of-15 CPU milliseconds of the steps of a map of one image (ONNX Runtime model)."""
     image = read_image(path)
-    x = prepare_image(to_float_tensor(image), model.protocol).unsqueeze(0)
-    x = x.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        result = {
-            "decode": best_ms(lambda: read_image(path)),
-            "prepare": best_ms(lambda: prepare_image(to_float_tensor(image), model.protocol)),
-            "forward_full_image": best_ms(lambda: model(x)),
-            "map_from_decoded": best_ms(lambda: quality_map(model, image)),
-            "score_from_decoded": best_ms(lambda: model.score(image)),
-        }
+    x = np.ascontiguousarray(prepare_image(to_float_chw(image), model.protocol)[None])
+    result = {
+        "decode": best_ms(lambda: read_image(path)),
+        "prepare": best_ms(lambda: prepare_image(to_float_chw(image), model.protocol)),
+        "forward_full_image": best_ms(lambda: model.session.run(None, {"image": x})),
+        "map_from_decoded": best_ms(lambda: quality_map(model, image)),
+        "score_from_decoded": best_ms(lambda: model.score(image)),
+    }
     extra = result["map_from_decoded"] - result["prepare"] - result["forward_full_image"]
     result["map_minus_prepare_and_forward"] = round(extra, 1)
     return result
@@ -155,10 +157,10 @@ def main() -> None:
     parser.add_argument("--images", default=None, help="folder of photos (default: synthetic)")
     parser.add_argument("--n", type=int, default=24, help="images to time")
     parser.add_argument("--model", default=None, help="model (default: the packaged one)")
+    parser.add_argument("--precision", default="auto", help="auto, fp32 or int8 (as the CLI)")
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
     tune_malloc()
-    model = load_model(args.model)
+    model = load_scorer(args.model, threads=THREADS, precision=args.precision)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         if args.images:
@@ -199,6 +201,7 @@ def main() -> None:
         result = {
             "threads": THREADS,
             "model": model.metadata.get("name"),
+            "engine": f"{type(model).__name__}, precision {getattr(model, 'precision', 'fp32')}",
             "images": args.images or "synthetic 768x512 JPEG",
             "n": n,
             "rates_images_per_s": rates,

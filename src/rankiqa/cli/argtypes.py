@@ -194,6 +194,19 @@ def add_device_option(parser: Any) -> None:
     parser.add_argument("--device", default=None, help=DEVICE_HELP)
 
 
+PRECISION_HELP = (
+    "what the network computes in: auto (the model's int8 graph where it is shipped and "
+    "passed its accuracy check, else fp32), fp32 or int8 (default: auto)"
+)
+
+
+def add_precision_option(parser: Any) -> None:
+    """``--precision auto|fp32|int8`` with the same meaning in score, map and report."""
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "int8"), default="auto", help=PRECISION_HELP
+    )
+
+
 def add_workers_option(
     parser: Any, default: int | None = None, default_text: str = "%(default)s"
 ) -> None:

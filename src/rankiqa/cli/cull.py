@@ -10,6 +10,7 @@ from pathlib import Path
 from rankiqa.cli.argtypes import (
     add_device_option,
     add_max_pixels_option,
+    add_precision_option,
     add_workers_option,
     max_pixels_of,
     non_negative_float,
@@ -66,6 +67,7 @@ def add_parser(subparsers) -> None:
         help="--picks-to makes symbolic links",
     )  # fmt: skip
     parser.set_defaults(pick_mode="link")
+    add_precision_option(parser)
     add_xmp_options(parser)
     parser.add_argument(
         "--reject", action="store_true", help="with --xmp: rate the photos that are not picks -1"
@@ -121,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
     configure_cpu(args.threads)
     skipped: list[str] = []
     paths, bad = find_inputs(args.paths, recursive=args.recursive, skipped=skipped)
-    model = load_scorer(args.model, device=args.device, threads=args.threads)
+    model = load_scorer(
+        args.model, device=args.device, threads=args.threads, precision=args.precision
+    )
     workers = args.workers
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(paths) >= 64 else 0

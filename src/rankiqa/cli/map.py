@@ -10,6 +10,7 @@ from pathlib import Path
 from rankiqa.cli.argtypes import (
     add_device_option,
     add_max_pixels_option,
+    add_precision_option,
     max_pixels_of,
     positive_int,
     thread_count,
@@ -71,6 +72,7 @@ def add_parser(subparsers) -> None:
         "--verbose", "-v", action="store_true", help="name the files a folder scan leaves out"
     )
     add_device_option(parser)
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -111,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     skipped: list[str] = []
     paths = expand_inputs(args.paths, recursive=args.recursive, skipped=skipped)
     targets = _targets(paths, args.output, args.format)
-    model = load_scorer(args.model, device=args.device, threads=args.threads)
+    model = load_scorer(
+        args.model, device=args.device, threads=args.threads, precision=args.precision
+    )
     full = model.protocol.test_crops == "full"  # the map pass is then the score's pass
     failures = 0
     for path, target in targets:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rankiqa.cli.argtypes import (
     add_device_option,
     add_max_pixels_option,
+    add_precision_option,
     max_pixels_of,
     output_path,
     thread_count,
@@ -71,6 +72,7 @@ def add_parser(subparsers) -> None:
         "--verbose", "-v", action="store_true", help="name the files a folder scan leaves out"
     )
     add_device_option(parser)
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -96,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if args.maps or any(p not in known for p in paths):
         from rankiqa.inference.scoring.choice import load_scorer
 
-        model = load_scorer(args.model, device=args.device, threads=args.threads)
+        model = load_scorer(
+            args.model, device=args.device, threads=args.threads, precision=args.precision
+        )
     total = len(known | set(paths))
     progress = Progress(total, enabled=sys.stderr.isatty())
     rows = make_report(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rankiqa.cli.argtypes import (
     add_device_option,
     add_max_pixels_option,
+    add_precision_option,
     add_workers_option,
     max_pixels_of,
     output_path,
@@ -112,6 +113,7 @@ def add_parser(subparsers) -> None:
         "model downsizes the image anyway, as in the Python API; exact_decode=True there)",
     )
     add_device_option(parser)
+    add_precision_option(parser)
     parser.add_argument(
         "--runtime",
         choices=("auto", "torch", "onnx"),
@@ -196,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         runtime=args.runtime,
         threads=args.threads,
+        precision=args.precision,
     )
     engine = None
     if args.engine == "ray" and scoring.todo:  # same rows, order and writer; scored by Ray

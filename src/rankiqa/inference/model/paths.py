@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -57,7 +58,16 @@ def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
 
 
 def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (hex): what a shipped graph records about its model file."""
+    """SHA-256 of a file's bytes (hex): what a shipped graph records about its model file.
+
+    Remembered per (path, size, modification time), so checking the fp32 and the int8 graph
+    of one model hashes its weights once."""
+    stat = os.stat(path)
+    return _digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -96,3 +106,27 @@ def graph_source_digest(graph: str | os.PathLike) -> str | None:
         return json.loads(side.read_text(encoding="utf-8")).get(SOURCE_DIGEST_KEY)
     except (OSError, ValueError, AttributeError):
         return None
+
+
+#: suffix of a model file's int8 graph (``default.int8.onnx``), see
+#: :mod:`rankiqa.inference.export.quantize`
+INT8_GRAPH_SUFFIX = ".int8.onnx"
+#: key of the int8 side file holding the fp32-vs-int8 check's numbers
+INT8_CHECK_KEY = "check"
+
+
+def int8_graph_of(model_path: str | os.PathLike) -> tuple[Path | None, dict]:
+    """(the int8 graph shipped beside a model file, its side file) or ``(None, {})`` when
+    there is none or it was made from other weights. The side file's ``accepted`` says
+    whether the int8 graph passed the accuracy check (``precision="auto"`` uses it then)."""
+    model_path = Path(model_path)
+    graph = model_path.with_suffix(INT8_GRAPH_SUFFIX)
+    if model_path.suffix != MODEL_SUFFIX or not graph.is_file():
+        return None, {}
+    try:
+        side = json.loads(Path(f"{graph}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, {}
+    if not isinstance(side, dict) or side.get(SOURCE_DIGEST_KEY) != file_digest(model_path):
+        return None, {}
+    return graph, side

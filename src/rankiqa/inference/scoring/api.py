@@ -20,6 +20,7 @@ def load_model(
     device: str | None = None,
     runtime: str = "auto",
     threads: int | None = None,
+    precision: str = "auto",
 ) -> Scorer:
     """Load a quality model, ready to score.
 
@@ -36,6 +37,10 @@ def load_model(
         :func:`rankiqa.inference.scoring.onnx_runtime.select_runtime`).
     threads
         CPU threads of the runtime (default: its own choice).
+    precision
+        What ``model.score`` computes in when ONNX Runtime runs the network: ``auto`` (the
+        shipped int8 graph where it passed its accuracy check, else fp32), ``fp32`` or ``int8``
+        (:mod:`rankiqa.inference.scoring.precision`); ``model(x)`` is always fp32 PyTorch.
 
     Returns
     -------
@@ -57,7 +62,7 @@ def load_model(
     >>> isinstance(score, float) and score == model.score(image)
     True
     """
-    return load_scorer(name_or_path, device, runtime, threads, prefer="torch")
+    return load_scorer(name_or_path, device, runtime, threads, prefer="torch", precision=precision)
 
 
 def score(

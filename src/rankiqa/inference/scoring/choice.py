@@ -20,6 +20,7 @@ from rankiqa.core.errors import TorchMissing, UserError
 from rankiqa.inference.model.paths import graph_of, resolve_model_path
 from rankiqa.inference.model.scorer import RUNTIMES, Scorer
 from rankiqa.inference.scoring.onnx_model import OnnxModel
+from rankiqa.inference.scoring.precision import check_precision, choose_graph, int8_choice
 
 #: what :func:`load_scorer` prefers when both runtimes could score: the ONNX Runtime model
 #: (fast start, no torch: the command line) or the PyTorch model (differentiable as well:
@@ -41,6 +42,7 @@ def load_scorer(
     runtime: str = "auto",
     threads: int | None = None,
     prefer: str = "onnx",
+    precision: str = "auto",
 ) -> Scorer:
     """The model behind a name or path, ready to score.
 
@@ -48,7 +50,9 @@ def load_scorer(
     Runtime: the shipped graph, or for the PyTorch model an export made with torch).
     ``device`` ``None`` or ``cpu`` allows the shipped graph. ``prefer`` (:data:`PREFERENCES`)
     decides when both could: ``torch`` gives the PyTorch model whenever torch is installed.
-    ``threads``: CPU threads of the runtime.
+    ``threads``: CPU threads of the runtime. ``precision``: ``auto`` (the int8 graph where it
+    is shipped and passed its accuracy check), ``fp32`` or ``int8``
+    (:mod:`rankiqa.inference.scoring.precision`).
 
     Examples
     --------
@@ -59,22 +63,25 @@ def load_scorer(
         raise UserError(f"invalid runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     if prefer not in PREFERENCES:
         raise UserError(f"invalid preference {prefer!r}; choose from {', '.join(PREFERENCES)}")
+    check_precision(precision)
     path = resolve_model_path(name_or_path)
     graph = graph_of(path)
     has_torch = torch_installed()
     usable = graph is not None and runtime != "torch" and device in (None, "cpu")
     if usable and not (prefer == "torch" and has_torch):
-        return OnnxModel(path, graph, threads)
+        graph, used = choose_graph(path, precision)
+        return OnnxModel(path, graph, threads, used)
     if not has_torch:
         if graph is None:
             raise TorchMissing(f"{path}: a model without an up-to-date ONNX graph beside it")
         raise TorchMissing(f"{path}: runtime {runtime!r} on device {device or 'cpu'!r}")
     if device is None and prefer == "onnx":
         device = "auto"  # the command line's --device default: CUDA when there is one
-    return _torch_model(path, device, runtime, threads)
+    return _torch_model(path, device, runtime, threads, precision)
 
 
-def _torch_model(path, device: str | None, runtime: str, threads: int | None) -> Scorer:
+def _torch_model(path, device: str | None, runtime: str, threads: int | None,
+                 precision: str = "auto") -> Scorer:
     import torch
 
     from rankiqa.core.devices import resolve_device
@@ -83,9 +90,14 @@ def _torch_model(path, device: str | None, runtime: str, threads: int | None) ->
 
     if threads is not None:
         torch.set_num_threads(threads)
+    int8 = int8_choice(path, precision)
+    if int8 is not None and runtime == "torch":
+        if precision == "int8":
+            raise UserError("precision int8 runs on ONNX Runtime; use runtime onnx or auto")
+        int8 = None
     model = read_model(path, str(resolve_device(device)) if device else None)
     model.runtime_request = functools.partial(
-        select_runtime, runtime=runtime, graph=graph_of(path)
+        select_runtime, runtime=runtime, graph=int8 or graph_of(path)
     )
     return model
 

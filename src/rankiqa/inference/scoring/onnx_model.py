@@ -42,6 +42,7 @@ from rankiqa.inference.model.paths import graph_of, resolve_model_path
 from rankiqa.inference.model.rows import ScoredImage
 from rankiqa.inference.scoring.batch import pool_scores
 from rankiqa.inference.scoring.cpu import cpu_session
+from rankiqa.inference.scoring.precision import choose_graph
 from rankiqa.inference.scoring.views import image_views, prepare_image, to_float_chw
 
 #: region poolings the torch-free maps reproduce (the graph's side file names the head's):
@@ -56,14 +57,22 @@ class OnnxModel:
     :class:`~rankiqa.core.errors.TorchMissing`, an ``ImportError`` naming the ``torch`` extra.
 
     ``threads``: ONNX Runtime's intra-op threads (default: its own choice, all cores).
-    Picklable: a copy in another process opens its own session on first use.
+    ``precision``: what ``graph`` computes in, ``fp32`` or ``int8``
+    (:mod:`rankiqa.inference.scoring.precision` chooses). Picklable: a copy in another process opens its own session on first use.
     """
 
     runtime_name = "onnxruntime"
 
-    def __init__(self, model_path: str | os.PathLike, graph: str | os.PathLike, threads=None):
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        graph: str | os.PathLike,
+        threads=None,
+        precision: str = "fp32",
+    ):
         self.path = Path(model_path)
         self.graph = Path(graph)
+        self.precision = precision
         self.metadata = dict(read_metadata(self.path))
         self.metadata["name"] = self.metadata.get("name") or self.path.stem
         self.protocol = InputProtocol.from_dict(self.metadata["input"])
@@ -286,8 +295,12 @@ def shipped_graph(name_or_path: str | os.PathLike | None) -> tuple[Path, Path | 
     return path, graph_of(path)
 
 
-def load_onnx_model(name_or_path: str | os.PathLike | None = None, threads=None) -> OnnxModel:
-    """The :class:`OnnxModel` of a packaged model (or model file with its graph beside it).
+def load_onnx_model(
+    name_or_path: str | os.PathLike | None = None, threads=None, precision: str = "auto"
+) -> OnnxModel:
+    """The :class:`OnnxModel` of a packaged model (or model file with its graph beside it);
+    ``precision`` ``auto``, ``fp32`` or ``int8`` picks the graph
+    (:func:`rankiqa.inference.scoring.precision.choose_graph`).
 
     Raises :class:`UserError` when there is no up-to-date graph beside the model file.
     """
@@ -297,4 +310,5 @@ def load_onnx_model(name_or_path: str | os.PathLike | None = None, threads=None)
             f"{path}: no up-to-date ONNX graph beside it (scoring without torch needs one: "
             "python -m rankiqa.inference.export.packaged; or pip install 'rankiqa[torch]')"
         )
-    return OnnxModel(path, graph, threads)
+    graph, used = choose_graph(path, precision)
+    return OnnxModel(path, graph, threads, used)

@@ -68,7 +68,7 @@ class ScoringRun:
         Worker processes (``None``: :func:`auto_workers`).
     batch_size, max_pixels, exact_decode
         As in ``rankiqa score`` (images per batch, decompression-bomb limit, full JPEG decode).
-    device, runtime, threads
+    device, runtime, threads, precision
         How a model given by name or path is loaded (:func:`load_scorer`).
 
     Attributes
@@ -97,6 +97,7 @@ class ScoringRun:
         device: str | None = None,
         runtime: str = "auto",
         threads: int | None = None,
+        precision: str = "auto",
     ):
         configure_cpu(threads)
         self.skipped: list[str] = []
@@ -107,7 +108,8 @@ class ScoringRun:
             paths = select_shard(paths, *shard)
             keep = set(select_shard(list(bad), *shard))
             bad = {p: e for p, e in bad.items() if p in keep}
-        self.model = scorer_of(model, device=device, runtime=runtime, threads=threads)
+        self.model = scorer_of(model, device=device, runtime=runtime, threads=threads,
+                               precision=precision)
         done: set[str] = set()
         self.resumed_header = False
         if resume is not None:
