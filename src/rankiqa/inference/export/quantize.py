@@ -89,7 +89,7 @@ METHODS = ("minmax", "percentile", "entropy")
 #: distorted copy each (moving averages and percentiles not used: the percentile calibrator
 #: held 20 GB for 172 images at 500 px)
 SHIPPED_SETTINGS = QuantSettings(
-    exclude=("/head/", "/_conv_stem/", "/Clip", "/_blocks.0/", "/_blocks.1/"),
+    exclude=("/head/", "/_conv_stem/", "/Clip", "/_blocks.0/", "/_blocks.1/", "/_blocks.2/"),
     activations="uint8",
 )
 
