@@ -42,8 +42,6 @@ from rankiqa.core.files import atomic_path, write_text_atomic
 from rankiqa.core.imageio import find_images, read_image
 from rankiqa.core.protocol import InputProtocol
 from rankiqa.inference.model.paths import INT8_CHECK_KEY, SOURCE_DIGEST_KEY, file_digest
-from rankiqa.inference.scoring.cpu import cpu_session
-from rankiqa.inference.scoring.views import image_views
 
 #: acceptance rule of ``precision="auto"`` (issue 27): SROCC loss at most this much ...
 MAX_SROCC_LOSS = 0.005
@@ -54,6 +52,25 @@ DRIFT_QUANTILE = 0.99
 #: distortion groups of the LIVE preset cycled over the calibration photos, and their levels
 CALIBRATION_DISTORTIONS = ("gblur", "wn", "jpeg", "jp2k")
 CALIBRATION_LEVELS = (1, 2, 3)
+
+
+def image_views(image: np.ndarray, protocol: InputProtocol) -> np.ndarray:
+    """The V×3×h×w float32 views of a uint8 image under ``protocol`` (the PyTorch
+    implementation: export needs torch anyway, and the scoring package imports this one)."""
+    from rankiqa.core.preprocess import image_views as torch_views
+    from rankiqa.core.preprocess import to_float_tensor
+
+    return torch_views(to_float_tensor(image), protocol).numpy()
+
+
+def one_thread_session(graph: str | os.PathLike) -> Any:
+    """An ONNX Runtime CPU session of ``graph`` on one thread."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 @dataclass(frozen=True)
@@ -224,7 +241,7 @@ def graph_scores(
 ) -> tuple[np.ndarray, float]:
     """(0-100 scores of ``images`` through ``graph`` on one thread, CPU seconds per image:
     steadier than wall-clock time on a shared machine)."""
-    session = cpu_session(graph, 1)
+    session = one_thread_session(graph)
     scores, seconds = [], 0.0
     for image in images:
         views = image_views(image, protocol)
