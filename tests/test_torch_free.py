@@ -128,11 +128,12 @@ README_EXAMPLE = NO_TORCH + textwrap.dedent(
     import json
     import rankiqa
     photo, other = sys.argv[1:3]
-    model = rankiqa.load_model()
+    model = rankiqa.load_model(precision="fp32")  # the same numbers as the PyTorch model
     out = {"runtime": model.runtime_name, "one": model.score(photo)}
     out["list"] = model.score([photo, other])
     out["map"] = model.quality_map(photo).tolist()
-    out["api"] = rankiqa.score([photo, other])
+    out["api"] = rankiqa.score([photo, other], model=model)
+    out["auto"] = rankiqa.score([photo, other])  # the README's call: int8 where it passed
     errors = {}
     for name, call in {
         "with_protocol": lambda: model.eval().with_protocol(),
@@ -178,6 +179,7 @@ def test_readme_python_example_runs_without_torch(tmp_path: Path) -> None:
     assert out["one"] == pytest.approx(expected[0], abs=1e-4)
     assert out["list"] == pytest.approx(expected, abs=1e-4)
     assert out["api"] == pytest.approx(expected, abs=1e-4)
+    assert out["auto"] == pytest.approx(expected, abs=2.0)  # int8 within its 2-point rule
     np.testing.assert_allclose(out["map"], torch_model.quality_map(photos[0]), atol=1e-4)
     assert set(out["errors"]) == {
         "with_protocol", "call", "transforms", "checkpoint", "runtime_torch", "IQAModel"
