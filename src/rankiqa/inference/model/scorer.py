@@ -13,7 +13,7 @@ Examples
 >>> from rankiqa.inference.scoring.choice import load_scorer
 >>> model: Scorer = load_scorer()  # the packaged default, without torch
 >>> image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
->>> 0 < model.score(image) < 100, model.quality_map(image).ndim, model.metadata["name"]
+>>> 0 <= model.score(image) <= 100, model.quality_map(image).ndim, model.metadata["name"]
 (True, 2, 'default')
 """
 

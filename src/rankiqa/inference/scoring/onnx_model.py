@@ -12,7 +12,7 @@ Examples
 >>> import numpy as np
 >>> model = load_onnx_model("default")
 >>> image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
->>> 0 < model.score(image) < 100
+>>> 0 <= model.score(image) <= 100
 True
 """
 
