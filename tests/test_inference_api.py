@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -129,3 +131,15 @@ def test_with_protocol_is_differentiable_and_agrees_with_score(crops: str) -> No
     assert model.transforms()(x.detach()).shape[:2] == (2, model.views(x[0].detach()).shape[0])
     scores.sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_a_bad_file_in_a_list_raises_naming_that_file(tmp_path, runtime) -> None:
+    from rankiqa.inference.scoring.choice import load_scorer
+
+    good, tiny = tmp_path / "good.png", tmp_path / "tiny.png"
+    Image.fromarray(np.full((64, 80, 3), 128, np.uint8)).save(good)
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tiny)
+    model = load_scorer(runtime=runtime, prefer="torch" if runtime == "torch" else "onnx")
+    with pytest.raises(ImageReadError, match=rf"^{re.escape(str(tiny))}: 1x1 pixels"):
+        model.score([str(good), str(tiny)])

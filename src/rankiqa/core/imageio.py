@@ -68,6 +68,27 @@ class ImageReadError(UserError):
 
 
 @contextmanager
+def naming(item: object) -> Iterator[None]:
+    """Prefix the file name to an :class:`ImageReadError` raised inside, when ``item`` is a
+    path whose name the message does not already start with (the API names the bad file).
+
+    >>> try:
+    ...     with naming("photo.jpg"):
+    ...         raise ImageReadError("1x1 pixels: too small to assess")
+    ... except ImageReadError as exc:
+    ...     print(exc)
+    photo.jpg: 1x1 pixels: too small to assess
+    """
+    try:
+        yield
+    except ImageReadError as exc:
+        name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
+        if name is None or str(exc).startswith(name):
+            raise
+        raise ImageReadError(f"{name}: {exc}") from None
+
+
+@contextmanager
 def _open_limited(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
     """``Image.open`` with Pillow's decompression-bomb limit set to ``max_pixels`` (``None``:
     none), so Pillow neither warns nor refuses below it; larger images raise

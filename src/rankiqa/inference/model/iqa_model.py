@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from rankiqa.core.errors import UserError
-from rankiqa.core.imageio import DEFAULT_MAX_PIXELS
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, naming
 from rankiqa.core.model_file import scale_scores
 from rankiqa.core.preprocess import image_views
 from rankiqa.core.protocol import InputProtocol, decode_size_hint
@@ -131,7 +131,8 @@ class IQAModel(nn.Module):
         anyway, as ``rankiqa score`` does; ``exact_decode=True`` always decodes it in full.
         """
         draft_size = None if exact_decode else decode_size_hint(self.protocol)
-        return image_views(as_chw(image, max_pixels, draft_size), self.protocol)
+        with naming(image):  # a bad file in a list raises naming that file
+            return image_views(as_chw(image, max_pixels, draft_size), self.protocol)
 
     def score_views(self, views: Sequence[torch.Tensor]) -> list[float]:
         """Scores of several images given their views (lists of V×3×h×w tensors).

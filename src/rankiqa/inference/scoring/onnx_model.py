@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from rankiqa.core.errors import TORCH_EXTRA, TorchMissing, UserError
-from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, read_image, to_rgb8
+from rankiqa.core.imageio import DEFAULT_MAX_PIXELS, naming, read_image, to_rgb8
 from rankiqa.core.model_file import read_metadata, read_numpy_tensors, scale_scores
 from rankiqa.core.protocol import InputProtocol, decode_size_hint
 from rankiqa.inference.model.map_grid import (
@@ -132,7 +132,8 @@ class OnnxModel:
 
     def views(self, image: Any, max_pixels: int | None = None, exact_decode: bool = False):
         """The V×3×h×w float32 views of one image under the model's input protocol."""
-        return image_views(self.decode(image, max_pixels, exact_decode), self.protocol)
+        with naming(image):  # a bad file in a list raises naming that file
+            return image_views(self.decode(image, max_pixels, exact_decode), self.protocol)
 
     def score_views(self, views: Sequence[np.ndarray]) -> list[float]:
         """Scores of several images given their views: the mean over each image's views."""
