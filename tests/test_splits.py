@@ -167,6 +167,20 @@ def test_lockbox_protocol_folds_cover_the_rest_and_never_see_the_lockbox(tmp_pat
     assert loaded[-1].test == box.test
 
 
+def test_folds_without_a_lockbox_test_every_image_once(tmp_path):
+    from rankiqa.data.splits import make_splits
+
+    table = authentic_table(23)
+    splits, info = make_splits(table, folds=4, seed=1)
+    assert len(splits) == 4 and not any(s.lockbox for s in splits)
+    assert sorted(i for s in splits for i in s.test) == list(range(23))
+    for s in splits:
+        assert sorted(s.train + s.test) == list(range(23))
+    assert info == {"seed": 1, "lockbox": 0, "folds": 4}
+    random, _ = make_splits(table, n=3, seed=1)  # no --folds: random splits as before
+    assert len(random) == 3
+
+
 def test_lockbox_synthetic_is_by_reference():
     from rankiqa.data.splits import lockbox_splits
 
@@ -178,7 +192,7 @@ def test_lockbox_synthetic_is_by_reference():
         assert not refs(s.train) & refs(s.test)
 
 
-@pytest.mark.parametrize("lockbox,folds", [(0, 5), (48, 5), (10, 1)])
+@pytest.mark.parametrize("lockbox,folds", [(-1, 5), (48, 5), (10, 1), (0, 51)])
 def test_lockbox_bad_sizes_are_user_errors(lockbox, folds):
     from rankiqa.data.splits import lockbox_splits
 

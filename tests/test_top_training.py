@@ -121,3 +121,36 @@ def test_caches_with_another_cut_are_refused(cut_caches, tmp_path, capsys) -> No
     code = main(["features", str(csv), "-o", str(tmp_path / "bad.safetensors"), "--dataset",
                  "csv", "--cut", "16"])
     assert code == 2 and "--cut must be in 1..15" in capsys.readouterr().err
+
+
+def test_merge_folds_writes_the_weight_average_of_the_fold_models(cut_caches, capsys) -> None:
+    root, csv, iqa, rank = cut_caches
+    splits, out = root / "splits.json", root / "cv"
+    assert main(["datasets", "--dataset", "csv", "--root", str(csv), "--make-splits", str(splits),
+                 "--lockbox", "2", "--folds", "3"]) == 0
+    assert main(["train-head", str(iqa), "--out", str(out), "--rank-features", str(rank),
+                 "--eval-rank-features", str(rank), "--epochs", "2", "--batch-size", "4",
+                 "--members", "1", "--hidden", "8", "--block-lr", "1e-3",
+                 "--split-file", str(splits), "--split-index", "all", "--merge-folds",
+                 "--val-fraction", "0.3"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["parts"]) == ["split0", "split1", "split2"]  # never the lockbox
+    assert results["merged"]["parts"] == 3 and 0.0 <= results["merged"]["pairs"] <= 1.0
+    folds = [load_model_file(out / f"split{k}" / "model.safetensors") for k in range(3)]
+    merged = load_model_file(out / "merged" / "model.safetensors")
+    key = "_blocks.12._project_conv.weight"
+    weights = [m.net.backbone.state_dict()[key] for m in folds]
+    assert not torch.equal(weights[0], weights[1])
+    assert torch.allclose(merged.net.backbone.state_dict()[key], torch.stack(weights).mean(0))
+    offsets = [m.metadata["score"]["offset"] for m in folds]
+    assert merged.metadata["score"]["offset"] == pytest.approx(float(np.mean(offsets)), abs=1e-6)
+    assert merged.metadata["metrics"]["merged_parts"] == 3
+
+
+def test_merge_folds_needs_a_cut_cache(cut_caches, tmp_path, capsys) -> None:
+    root, csv, _, _ = cut_caches
+    plain = tmp_path / "plain.safetensors"
+    assert main(["features", str(csv), "-o", str(plain), "--dataset", "csv",
+                 "--resize", RESIZE]) == 0
+    code = main(["train-head", str(plain), "--out", str(tmp_path / "run"), "--merge-folds"])
+    assert code == 2 and "--merge-folds" in capsys.readouterr().err

@@ -115,8 +115,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--folds",
         type=positive_int,
-        default=5,
-        help="cross-validation folds with --lockbox (default 5)",
+        default=None,
+        help="cross-validation folds: of the images outside the lockbox with --lockbox "
+        "(default 5); without --lockbox, K-fold cross-validation of every image",
     )
     parser.add_argument(
         "--scores-only",

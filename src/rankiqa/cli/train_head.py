@@ -60,6 +60,10 @@ def add_parser(subparsers) -> None:
         help="ranking hinge margin, in MOS standard deviations (default %(default)s)")
     add("--members", type=positive_int,
         help="heads from consecutive seeds, merged into one (default %(default)s)")
+    add("--merge-folds", action="store_true",
+        help="also write OUT/merged/model.safetensors: the weight average (a model soup) of the "
+        "cross-validation parts' models, which share one initialisation (caches made with "
+        "--cut only)")
     add("--seed", type=non_negative_int, help="first seed (default %(default)s)")
     add("--name", help="the model files' name field")
     add_resume_option(parser, "the runs in --out")
@@ -77,5 +81,6 @@ def run(args: argparse.Namespace) -> int:
     results = train_head(config)
     brief = {name: {k: round(v, 4) for k, v in part.items() if isinstance(v, float)}
              for name, part in results["parts"].items()}
-    print(json.dumps({"parts": brief, "pooled": results.get("pooled")}))
+    print(json.dumps({"parts": brief, "pooled": results.get("pooled"),
+                      **({"merged": results["merged"]} if "merged" in results else {})}))
     return 0

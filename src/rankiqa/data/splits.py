@@ -107,6 +107,9 @@ def lockbox_splits(
     cross-validation folds (every choice is made on them); split ``folds`` has
     ``lockbox=True`` and is scored once per final candidate.
 
+    ``lockbox=0``: plain ``folds``-fold cross-validation of every image (no lockbox split),
+    e.g. to train one model per fold on all the data and average them.
+
     Examples
     --------
     >>> from pathlib import Path
@@ -116,6 +119,8 @@ def lockbox_splits(
     >>> splits = lockbox_splits(table, lockbox=10, folds=4)
     >>> [(len(s.train), len(s.test), s.lockbox) for s in splits]
     [(15, 5, False), (15, 5, False), (15, 5, False), (15, 5, False), (20, 10, True)]
+    >>> [(len(s.train), len(s.test)) for s in lockbox_splits(table, lockbox=0, folds=3)]
+    [(20, 10), (20, 10), (20, 10)]
     """
     if folds < 2:
         raise UserError(f"--folds must be at least 2, got {folds}")
@@ -123,9 +128,9 @@ def lockbox_splits(
     if by_reference and any(r is None for r in table.references):
         by_reference = False
     groups: list = sorted(set(table.references)) if by_reference else list(range(len(table)))
-    if not 0 < lockbox <= len(groups) - folds:
+    if not 0 <= lockbox <= len(groups) - folds:
         raise UserError(
-            f"--lockbox must be between 1 and {len(groups) - folds} for {table.name}, got {lockbox}"
+            f"--lockbox must be between 0 and {len(groups) - folds} for {table.name}, got {lockbox}"
         )
     order = np.random.default_rng([seed, 99_991]).permutation(len(groups))
     boxed = {groups[i] for i in order[:lockbox]}
@@ -147,6 +152,8 @@ def lockbox_splits(
         )
         for k in range(folds)
     ]
+    if not lockbox:
+        return splits
     box = tuple(i for i in range(len(table)) if key(i) in boxed)
     splits.append(Split(tuple(inside), box, index=folds, seed=seed, lockbox=True))
     return splits
@@ -328,15 +335,17 @@ def make_splits(
     by_reference: bool | None = None,
     official: bool = False,
     lockbox: int = 0,
-    folds: int = 5,
+    folds: int | None = None,
 ) -> tuple[list[Split], dict[str, Any]]:
     """The splits of ``rankiqa datasets --make-splits`` and the info stored with them:
-    the official split, a lockbox protocol (``lockbox`` > 0: :func:`lockbox_splits`), or ``n``
-    random ones (by reference for synthetic datasets unless ``by_reference`` says otherwise).
+    the official split, a lockbox protocol (``lockbox`` > 0: :func:`lockbox_splits`, ``folds``
+    cross-validation folds of the rest, 5 if ``None``), ``folds``-fold cross-validation of every
+    image (``folds`` given, ``lockbox`` 0), or ``n`` random ones (by reference for synthetic datasets unless ``by_reference`` says otherwise).
     Write them with :func:`save_splits`."""
     if official:
         return [official_split(table)], {"official": True}
-    if lockbox:
+    if lockbox or folds is not None:
+        folds = 5 if folds is None else folds
         return lockbox_splits(table, lockbox, folds, seed), {
             "seed": seed,
             "lockbox": lockbox,

@@ -75,6 +75,11 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     n = len(cache.rows_of(0))
     out = Path(config.out)
     task_type = HeadTask if cache.cut is None else TopTask
+    if config.merge_folds and task_type is not TopTask:
+        raise UserError("--merge-folds averages weights of the trained top: it needs a cache "
+                        "made with `rankiqa features --cut K`")
+    fold_states: list[dict[str, torch.Tensor]] = []
+    fold_scores: list[dict[str, Any]] = []
     results: dict[str, Any] = {"config": asdict(config), "parts": {}}
     pooled_idx, pooled_pred = [], []
     for name, train_all, test, lockbox in _parts(config, n):
@@ -95,6 +100,9 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             members.append({"best_step": summary["best"]["step"],
                             "val_srocc": round(summary["best"]["val_srocc"], 4)})
         task.merged(heads)  # predictions of the merged model, same scale
+        if not lockbox:
+            fold_states.append({k: v.clone() for k, v in task.model.state_dict().items()})
+            fold_scores.append(dict(task.score))
         part: dict[str, Any] = {"members": members, "lockbox": lockbox,
                                 "val_srocc": task.validate(0)["val_srocc"],
                                 "train": len(train), "val": len(val), "test": len(test)}
@@ -116,8 +124,33 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
         y = task.targets[pooled_idx]
         results["pooled"] = {"srocc": float(spearmanr(pooled_pred, y)[0]),
                              "plcc": float(pearsonr(pooled_pred, y)[0]), "n": len(pooled_idx)}
+    if config.merge_folds:
+        results["merged"] = _merge_folds(config, cache, evalset, task, fold_states, fold_scores,
+                                         out / "merged")
     write_json(out / "results.json", results)
     return results
+
+
+def _merge_folds(config: HeadConfig, cache: FeatureCache, evalset: FeatureCache | None,
+                 task: TopTask, states: list[dict[str, torch.Tensor]], scores: list[dict[str, Any]],
+                 folder: Path) -> dict[str, Any]:
+    """The weight average of the parts' models (their score scales averaged too), its synthetic
+    pair accuracy, written as ``FOLDER/model.safetensors``."""
+    if len(states) < 2:
+        raise UserError("--merge-folds needs at least two cross-validation parts "
+                        "(--split-file with --split-index all)")
+    task.merged(states)
+    task.score = {**scores[0], **{k: float(np.mean([s[k] for s in scores]))
+                                  for k in ("offset", "scale")}}
+    merged: dict[str, Any] = {"parts": len(states)}
+    if evalset is not None:
+        with torch.inference_mode():
+            merged["pairs"] = pair_accuracy(task.scores(evalset, list(range(len(evalset.rows)))),
+                                            evalset.ranked_groups())
+    merged["model"] = str(save_packaged(config, cache, task.network(), task.score, folder,
+                                        {"merged_parts": len(states),
+                                         **({"pairs": merged["pairs"]} if "pairs" in merged else {})}))
+    return merged
 
 
 def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module, score: dict,

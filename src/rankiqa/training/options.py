@@ -132,6 +132,9 @@ class HeadConfig:
     rank_groups: int = 2  #: ranked sequences per step
     margin: float = 0.5  #: hinge margin, in MOS standard deviations
     members: int = 3  #: heads from seeds ``seed .. seed+members-1``, merged into one
+    #: also write ``OUT/merged``: the weight average of the cross-validation parts' models
+    #: (top training only; every part starts from one initialisation)
+    merge_folds: bool = False
     seed: int = 0
     resume: bool | str = False
     name: str | None = None  #: model file name field
