@@ -61,3 +61,12 @@ def write_json(path: str | os.PathLike, data: object) -> None:
     {'a': [2], 'b': 1}
     """
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def cache_dir() -> Path:
+    """Folder of derived files (exported and optimised ONNX graphs): ``$RANKIQA_CACHE``, else
+    ``$XDG_CACHE_HOME/rankiqa``, else ``~/.cache/rankiqa``. Not created here."""
+    if os.environ.get("RANKIQA_CACHE"):
+        return Path(os.environ["RANKIQA_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rankiqa"

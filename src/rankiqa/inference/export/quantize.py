@@ -286,11 +286,18 @@ def compare_precisions(
 
 
 def accepted(check: dict[str, Any]) -> bool:
-    """The acceptance rule on :func:`compare_precisions`' numbers."""
-    return (
+    """The acceptance rule on :func:`compare_precisions`' numbers, and on those of a second
+    photo set under ``check["rest"]`` where there is one: both must pass.
+
+    >>> good = {"srocc_fp32": 0.80, "srocc_int8": 0.799, "within_2_points": 0.995}
+    >>> accepted(good), accepted({**good, "rest": {**good, "within_2_points": 0.9}})
+    (True, False)
+    """
+    passes = (
         check["srocc_fp32"] - check["srocc_int8"] <= MAX_SROCC_LOSS
         and check["within_2_points"] >= DRIFT_QUANTILE
     )
+    return passes and ("rest" not in check or accepted(check["rest"]))
 
 
 def write_side_file(
@@ -320,7 +327,7 @@ def write_side_file(
         "rule": (
             f"int8 is used by default when, on the check's photos, SROCC(int8) >= SROCC(fp32) - "
             f"{MAX_SROCC_LOSS} and |int8 - fp32| <= {MAX_DRIFT} points for >= "
-            f"{DRIFT_QUANTILE:.0%} of them"
+            f"{DRIFT_QUANTILE:.0%} of them (both sets: the lockbox and the rest, where checked)"
         ),
         "accepted": bool(check is not None and accepted(check)),
     }

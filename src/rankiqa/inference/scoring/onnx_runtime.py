@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from rankiqa.core.errors import UserError
+from rankiqa.core.files import cache_dir
 from rankiqa.inference.export.onnx import export_onnx, supports_dynamic_size
 from rankiqa.inference.model.scorer import RUNTIMES
 from rankiqa.inference.scoring.cpu import cpu_session
@@ -45,11 +46,8 @@ ONNX_PREFERRED = tuple(name for name, spec in BACKBONES.items() if spec.depthwis
 
 
 def default_cache_dir() -> Path:
-    """Folder of derived files (exported ONNX graphs)."""
-    if os.environ.get("RANKIQA_CACHE"):
-        return Path(os.environ["RANKIQA_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rankiqa"
+    """Folder of derived files (exported ONNX graphs): :func:`rankiqa.core.files.cache_dir`."""
+    return cache_dir()
 
 
 #: bumped whenever the exported graph changes for the same model (a new cache file name)

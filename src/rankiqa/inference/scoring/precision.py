@@ -2,9 +2,9 @@
 
 ``precision="auto"`` (the default of ``rankiqa score/map/report`` and of the Python API) takes
 the int8 graph when it is shipped for the same weights *and* its side file says it passed the
-accuracy check (:mod:`rankiqa.inference.export.quantize`: on the LIVE Challenge lockbox, SROCC
-within 0.005 of fp32's and scores within 2 points of fp32's for 99 % of photos), else the fp32
-graph. ``fp32`` always takes the fp32 graph; ``int8`` takes the int8 graph or fails with one
+accuracy check (:mod:`rankiqa.inference.export.quantize`: on the LIVE Challenge lockbox and on
+the other LIVE Challenge photos, SROCC within 0.005 of fp32's and scores within 2 points of
+fp32's for 99 % of photos), else the fp32 graph. ``fp32`` always takes the fp32 graph; ``int8`` takes the int8 graph or fails with one
 line.
 
 Examples
