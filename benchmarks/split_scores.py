@@ -6,7 +6,7 @@ Used for the lockbox of docs/results.md §6: it checks that a model file scores 
 
     python benchmarks/split_scores.py --root ../shared/data/clive-dev/ChallengeDB_release \
         --split-file work/default-model/lockbox-splits.json --split-index 5 \
-        --model work/default-model/lockbox/split5/model.safetensors --model fast
+        --model work/default-model/lockbox/split5/model.safetensors --model fast [--ensemble]
 """
 
 from __future__ import annotations
@@ -29,13 +29,21 @@ def main() -> None:
     ap.add_argument("--split-file", required=True)
     ap.add_argument("--split-index", type=int, required=True)
     ap.add_argument("--model", action="append", required=True, help="name or file (repeatable)")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also the mean of the models' scores (a prediction ensemble)")
     args = ap.parse_args()
     table = load_iqa_dataset(args.dataset, args.root)
     split = load_splits(args.split_file, table)[args.split_index]
     paths = [str(table.records[i].path) for i in split.test]
     y = np.array([table.records[i].target for i in split.test])
-    for name in args.model:
-        scores = np.array(load_model(name).score(paths))
+    every = []
+    names = list(args.model) + (["ensemble of " + " + ".join(args.model)] if args.ensemble else [])
+    for name in names:
+        if name in args.model:
+            scores = np.array(load_model(name).score(paths))
+            every.append(scores)
+        else:
+            scores = np.mean(every, axis=0)
         print(json.dumps({
             "model": name, "split": args.split_index, "lockbox": split.lockbox, "n": len(paths),
             "srocc": round(float(spearmanr(scores, y)[0]), 4),

@@ -122,4 +122,6 @@ def test_shipped_int8_graph_is_the_checked_one(name: str) -> None:
     assert graph is not None, f"{name}: int8 graph missing or stale"
     assert side["int8_sha256"] == file_digest(graph)
     assert side["check"]["photos"] == 200
+    assert side["check"]["rest"]["photos"] == 504  # the other clive-dev photos: a larger check
+    assert side["quantization"]["reduce_range"] is True  # no saturation on CPUs without VNNI
     assert side["accepted"] == accepted(side["check"])
