@@ -13,7 +13,13 @@ from PIL import Image, ImageFilter
 
 from conftest import natural_image
 from rankiqa.core.errors import UserError
-from rankiqa.core.model_file import read_metadata, read_model_file, save_model_file
+from rankiqa.core.model_file import (
+    SQUASH_CENTER,
+    SQUASH_WIDTH,
+    read_metadata,
+    read_model_file,
+    save_model_file,
+)
 from rankiqa.inference import load_model
 from rankiqa.inference.model.loading import untrained_model
 from rankiqa.inference.model.paths import packaged_models_dir
@@ -135,7 +141,15 @@ def test_packaged_default_model(image: np.ndarray) -> None:
     model = load_model()
     sharp = drawn_scene(256, 320)
     blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(4)))
-    assert model.score(blurred) < model.score(sharp) - 10
+    # compared before the logistic squash (SQUASH_CENTER/WIDTH): a drawing scores near the
+    # floor, where the squash compresses every difference (9.9 -> 0.2 is ~100 points there)
+    def linear(score: float) -> float:
+        p = min(max(score / 100.0, 1e-9), 1 - 1e-9)
+        return SQUASH_CENTER + SQUASH_WIDTH * float(np.log(p / (1 - p)))
+
+    assert metadata["score"]["squash"] == "logistic"
+    assert model.score(blurred) < model.score(sharp)
+    assert linear(model.score(blurred)) < linear(model.score(sharp)) - 10
 
 
 def drawn_scene(height: int, width: int, seed: int = 0) -> np.ndarray:
