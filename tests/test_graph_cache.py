@@ -29,9 +29,9 @@ def test_second_session_opens_the_optimised_graph_and_scores_alike(graph, tmp_pa
     first = run(cpu_session(graph, 1), x)
     assert cached.is_file() and cached.stat().st_size > 0
     assert not list(cached.parent.glob(".*.tmp"))  # written under a temporary name, renamed
-    stamp = cached.stat().st_mtime_ns
+    inode = cached.stat().st_ino
     second = run(cpu_session(graph, 1), x)
-    assert cached.stat().st_mtime_ns == stamp  # opened, not written again
+    assert cached.stat().st_ino == inode  # opened, not written again (a rewrite renames anew)
     plain = run(cpu_session(graph, 1, cache=False), x)
     np.testing.assert_allclose(second, plain, atol=1e-5)
     np.testing.assert_allclose(first, plain, atol=1e-5)
@@ -60,3 +60,24 @@ def test_another_graph_file_gets_another_name(graph, tmp_path):
     copy = tmp_path / "default.onnx"
     copy.write_bytes(graph.read_bytes())
     assert optimized_graph_path(copy, tmp_path) != optimized_graph_path(graph, tmp_path)
+
+
+def test_cache_folder_keeps_the_most_recently_used_graphs(graph, tmp_path, monkeypatch):
+    import os
+
+    from rankiqa.inference.scoring import cpu
+
+    monkeypatch.setenv("RANKIQA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cpu._prune, "__defaults__", (2,))  # keep 2 instead of KEEP_OPTIMIZED
+    copies = []
+    for k in range(3):
+        copy = tmp_path / f"g{k}.onnx"
+        copy.write_bytes(graph.read_bytes())
+        copies.append(copy)
+    cpu_session(copies[0], 1)
+    cpu_session(copies[1], 1)
+    first = optimized_graph_path(copies[0])
+    os.utime(first, (1, 1))  # long unused
+    cpu_session(copies[2], 1)
+    kept = sorted(p.name for p in (tmp_path / "cache" / "ort").glob("*.onnx"))
+    assert kept == sorted([optimized_graph_path(copies[1]).name, optimized_graph_path(copies[2]).name])

@@ -112,9 +112,13 @@ def cpu_session(graph: str | Path, threads: int | None = None, cache: bool = Tru
             cached = None
     if cached is not None and cached.is_file():
         try:
-            return ort.InferenceSession(str(cached), options(False), providers=providers)
+            session = ort.InferenceSession(str(cached), options(False), providers=providers)
         except Exception:  # noqa: BLE001 - a damaged cache file: optimise again
             cached.unlink(missing_ok=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(cached)  # recently used: kept by _prune
+            return session
     opts = options(True)
     tmp = None
     if cached is not None:
@@ -128,4 +132,18 @@ def cpu_session(graph: str | Path, threads: int | None = None, cache: bool = Tru
     if tmp is not None:
         with contextlib.suppress(OSError):
             os.replace(tmp, cached)
+            _prune(cached.parent)
     return session
+
+
+#: optimised graphs kept in the cache folder (the most recently used ones)
+KEEP_OPTIMIZED = 8
+
+
+def _prune(folder: Path, keep: int = KEEP_OPTIMIZED) -> None:
+    """Delete all but the ``keep`` most recently used optimised graphs in ``folder`` (graphs
+    regenerated or moved leave their old optimised copies behind)."""
+    files = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
