@@ -154,3 +154,29 @@ def test_merge_folds_needs_a_cut_cache(cut_caches, tmp_path, capsys) -> None:
                  "--resize", RESIZE]) == 0
     code = main(["train-head", str(plain), "--out", str(tmp_path / "run"), "--merge-folds"])
     assert code == 2 and "--merge-folds" in capsys.readouterr().err
+
+
+def test_map_crops_cut_training_rows_only(cut_caches) -> None:
+    from rankiqa.training.options import HeadConfig
+    from rankiqa.training.top import TopTask
+
+    _, _, iqa, rank = cut_caches
+    cache, ranked = read_features(iqa), read_features(rank)
+    n = len(cache.rows_of(0))
+    config = HeadConfig(features=str(iqa), out="unused", map_crop=0.5, hidden=8)
+    task = TopTask(config, cache, [ranked], np.arange(n - 4), np.arange(n - 4, n), seed=0)
+    full = cache.maps[0]
+    sizes = {tuple(task.random_crop(full).shape) for _ in range(50)}
+    assert all(s[0] == full.shape[0] and 2 <= s[1] <= full.shape[1] and 2 <= s[2] <= full.shape[2]
+               for s in sizes) and len(sizes) > 3
+    rows = [cache.rows_of(0)[i] for i in range(4)]
+    with torch.no_grad():
+        task.model.eval()
+        a, b = task.scores(cache, rows), task.scores(cache, rows)
+        assert torch.equal(a, b)  # evaluation: whole maps
+        task.model.train()
+        task.model.net.head.fc.eval()  # no dropout: only the crops may differ
+        c = task.scores(cache, rows)
+        assert not torch.allclose(a, c)  # training rows: cropped
+        seq = list(range(len(ranked.rows)))[:3]
+        assert torch.equal(task.scores(ranked, seq), task.scores(ranked, seq))  # ranked: whole

@@ -106,6 +106,18 @@ def fraction(text: str) -> float:
     return value
 
 
+def fraction_or_one(text: str) -> float:
+    """A number in (0, 1] (a share where 1 means "all").
+
+    >>> fraction_or_one("1"), fraction_or_one("0.75")
+    (1.0, 0.75)
+    """
+    value = _finite(text, "a fraction in (0, 1]")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}")
+    return value
+
+
 def fraction_or_zero(text: str) -> float:
     """A number in [0, 1) (a held-out share where 0 means "none")."""
     value = _finite(text, "a fraction in [0, 1)")

@@ -9,6 +9,7 @@ from rankiqa.cli.argtypes import (
     config_from,
     defaults_from,
     fraction,
+    fraction_or_one,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -49,6 +50,10 @@ def add_parser(subparsers) -> None:
     add("--lr", type=positive_float, help="AdamW learning rate, cosine schedule (default %(default)s)")
     add("--block-lr", type=positive_float,
         help="learning rate of the backbone blocks above the cache's cut (features --cut) "
+        "(default %(default)s)")
+    add("--map-crop", type=fraction_or_one,
+        help="top training only: crop each opinion-scored training row's cached map to a random "
+        "window, each side a uniform fraction in [F, 1] of the map's; 1: whole maps "
         "(default %(default)s)")
     add("--weight-decay", type=non_negative_float, help="AdamW weight decay (default %(default)s)")
     add("--hidden", type=non_negative_int,

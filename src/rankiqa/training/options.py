@@ -126,6 +126,9 @@ class HeadConfig:
     lr: float = 1e-3
     #: learning rate of the backbone blocks above a cache's cut (``rankiqa features --cut``)
     block_lr: float = 1e-4
+    #: top training: each training row's cached map is cropped to a random window whose sides
+    #: are a uniform fraction in ``[map_crop, 1]`` of the map's (1: whole maps)
+    map_crop: float = 1.0
     weight_decay: float = 1e-4
     hidden: int = 256
     rank_weight: float = 1.0

@@ -132,6 +132,7 @@ class TopTask(HeadTask):
         net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
                           head_hidden=None if config.hidden == 256 else config.hidden)
         self.model = TopModel(net, cache.cut).eval()
+        self._crop_rng = np.random.default_rng([seed, 11])  # --map-crop windows
         seen = [self.rows[f][i] for i in train for f in (0, 1) if i in self.rows[f]]
         with torch.no_grad():  # a fixed standardisation: the frozen network's statistics
             pooled = torch.cat([self.model.pooled([cache.maps[r] for r in seen[k:k + 64]],
@@ -141,11 +142,25 @@ class TopTask(HeadTask):
             net.head.norm.running_var.copy_(pooled.var(0) + 1e-6)
 
     def scores(self, cache: FeatureCache, rows: list[int]) -> torch.Tensor:
+        """Raw outputs of cached rows; in training, the opinion-scored rows' maps are cropped
+        (``config.map_crop`` < 1), the ranked rows' never (their levels must show one view)."""
         if cache.maps is None:
             raise UserError("every cache of a top-training run needs the same --cut")
-        outs = [self.model([cache.maps[r] for r in rows[k:k + 64]], cache.stats[rows[k:k + 64]])
+        crop = self.model.training and cache is self.cache and self.config.map_crop < 1
+        maps = [self.random_crop(cache.maps[r]) if crop else cache.maps[r] for r in rows]
+        outs = [self.model(maps[k:k + 64], cache.stats[rows[k:k + 64]])
                 for k in range(0, len(rows), 64)]
         return torch.cat(outs)
+
+    def random_crop(self, fmap: torch.Tensor) -> torch.Tensor:
+        """A random window of a C×h×w map: each side a uniform fraction in
+        ``[config.map_crop, 1]`` of the map's (at least 1 cell), at a uniform position."""
+        rng, low = self._crop_rng, float(self.config.map_crop)
+        height, width = fmap.shape[-2:]
+        h = max(1, int(round(height * rng.uniform(low, 1.0))))
+        w = max(1, int(round(width * rng.uniform(low, 1.0))))
+        top, left = int(rng.integers(height - h + 1)), int(rng.integers(width - w + 1))
+        return fmap[..., top:top + h, left:left + w]
 
     def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         groups = [{"params": self.model.block_parameters(), "lr": self.config.block_lr,
