@@ -154,6 +154,11 @@ def test_merge_folds_needs_a_cut_cache(cut_caches, tmp_path, capsys) -> None:
                  "--resize", RESIZE]) == 0
     code = main(["train-head", str(plain), "--out", str(tmp_path / "run"), "--merge-folds"])
     assert code == 2 and "--merge-folds" in capsys.readouterr().err
+    # one part only: refused before any training (no run folder written)
+    code = main(["train-head", str(cut_caches[2]), "--out", str(tmp_path / "one"),
+                 "--merge-folds"])
+    assert code == 2 and "at least two" in capsys.readouterr().err
+    assert not (tmp_path / "one").exists()
 
 
 def test_map_crops_cut_training_rows_only(cut_caches) -> None:

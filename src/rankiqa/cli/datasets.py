@@ -110,7 +110,8 @@ def add_parser(subparsers) -> None:
         default=0,
         metavar="N",
         help="lockbox protocol: set N images aside (seeded), write --folds cross-validation "
-        "splits of the rest, then one split testing on the lockbox (default 0: random splits)",
+        "splits of the rest, then one split testing on the lockbox (default 0: no lockbox; random "
+        "splits, or with --folds K-fold cross-validation of every image)",
     )
     parser.add_argument(
         "--folds",

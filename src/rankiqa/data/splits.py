@@ -339,8 +339,9 @@ def make_splits(
 ) -> tuple[list[Split], dict[str, Any]]:
     """The splits of ``rankiqa datasets --make-splits`` and the info stored with them:
     the official split, a lockbox protocol (``lockbox`` > 0: :func:`lockbox_splits`, ``folds``
-    cross-validation folds of the rest, 5 if ``None``), ``folds``-fold cross-validation of every
-    image (``folds`` given, ``lockbox`` 0), or ``n`` random ones (by reference for synthetic datasets unless ``by_reference`` says otherwise).
+    cross-validation folds of the rest, 5 if ``None``), ``folds``-fold cross-validation of
+    every image (``folds`` given, ``lockbox`` 0), or ``n`` random ones (by reference for
+    synthetic datasets unless ``by_reference`` says otherwise).
     Write them with :func:`save_splits`."""
     if official:
         return [official_split(table)], {"official": True}

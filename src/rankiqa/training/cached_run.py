@@ -82,7 +82,11 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     fold_scores: list[dict[str, Any]] = []
     results: dict[str, Any] = {"config": asdict(config), "parts": {}}
     pooled_idx, pooled_pred = [], []
-    for name, train_all, test, lockbox in _parts(config, n):
+    parts = _parts(config, n)
+    if config.merge_folds and sum(not lockbox for *_, lockbox in parts) < 2:
+        raise UserError("--merge-folds needs at least two cross-validation parts "
+                        "(--split-file with --split-index all)")
+    for name, train_all, test, lockbox in parts:
         rng = np.random.default_rng([config.seed, 1234])
         perm = rng.permutation(train_all)
         n_val = max(1, int(round(config.val_fraction * len(perm))))
@@ -136,9 +140,6 @@ def _merge_folds(config: HeadConfig, cache: FeatureCache, evalset: FeatureCache 
                  folder: Path) -> dict[str, Any]:
     """The weight average of the parts' models (their score scales averaged too), its synthetic
     pair accuracy, written as ``FOLDER/model.safetensors``."""
-    if len(states) < 2:
-        raise UserError("--merge-folds needs at least two cross-validation parts "
-                        "(--split-file with --split-index all)")
     task.merged(states)
     task.score = {**scores[0], **{k: float(np.mean([s[k] for s in scores]))
                                   for k in ("offset", "scale")}}
