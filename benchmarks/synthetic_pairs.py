@@ -6,6 +6,9 @@ distortion moves the score, e.g. two stops of exposure in the ``exposure`` prese
 
     rankiqa distort ../shared/data/reference/kodak kodak-live --preset live --max-side 512
     python benchmarks/synthetic_pairs.py kodak-live --model default --model old.safetensors
+
+``--levels 2,4,5`` keeps the pristine image and those levels only (on the ``exposure`` preset:
+1, 2 and 3 stops, the ladder of a ±1/±2/±3 EV test set).
 """
 
 from __future__ import annotations
@@ -56,12 +59,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ranked", help="folder with manifest.csv")
     ap.add_argument("--model", action="append", default=None, help="model (repeatable)")
+    ap.add_argument("--levels", default=None,
+                    help="comma-separated levels to keep besides the pristine one (default: all)")
     args = ap.parse_args()
     root = Path(args.ranked)
     with open(root / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
+    if args.levels:
+        keep = {0, *(int(k) for k in args.levels.split(","))}
+        rows = [r for r in rows if int(r["level"]) in keep]
     paths = [str(root / r["path"]) for r in rows]
-    result = {"ranked_set": str(root), "images": len(rows)}
+    result = {"ranked_set": str(root), "images": len(rows), "levels": args.levels or "all"}
     for name in args.model or ["default"]:
         model = load_model(name)
         scored = {Path(r.path).relative_to(root).as_posix(): r.score

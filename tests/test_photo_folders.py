@@ -4,6 +4,8 @@ scans that skip files, no raw warnings (issue 23)."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -234,3 +236,33 @@ def test_skipped_sub_folders_are_reported(tmp_path: Path, capsys) -> None:
     assert "2 images in sub-folders (not searched: add -r / --recursive)" in err
     assert main(["score", str(tmp_path), "-f", "csv", "-r"]) == 0
     assert "sub-folders" not in capsys.readouterr().err
+
+
+def test_heif_decodes_without_a_folder_scan_first(tmp_path: Path) -> None:
+    """pillow-heif is registered lazily: in a fresh process a HEIC named as such, and one
+    misnamed .jpg, decode through read_image with nothing scanned before."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    picture = Image.fromarray(natural_image(64, 80, seed=5))
+    for name in ("a.HEIC", "misnamed.jpg"):
+        pillow_heif.from_pillow(picture).save(tmp_path / name, quality=95)
+    code = (
+        "import sys; from rankiqa.core.imageio import read_image\n"
+        "assert 'pillow_heif' not in sys.modules\n"
+        f"print(read_image({str(tmp_path / 'a.HEIC')!r}).shape)\n"
+        f"print(read_image({str(tmp_path / 'misnamed.jpg')!r}).shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["(64, 80, 3)", "(64, 80, 3)"]
+
+
+def test_one_photo_run_loads_only_what_it_needs(photo: Path) -> None:
+    """The cold start of ``rankiqa score ONE.jpg`` (issue 27): no scan of every Pillow plugin,
+    no pillow-heif, no multiprocessing (workers are not started for one photo)."""
+    code = (
+        "import sys; from rankiqa.cli import main\n"
+        f"assert main(['score', {str(photo)!r}]) == 0\n"
+        "heavy = ['PIL.TiffImagePlugin', 'PIL.PdfImagePlugin', 'pillow_heif', 'multiprocessing']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

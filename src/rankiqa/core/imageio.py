@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import threading
 import warnings
@@ -19,8 +21,21 @@ _NOT_PHOTOS = {".eps", ".ps", ".bufr", ".grib", ".h5", ".hdf", ".fit", ".fits", 
 _NOT_PHOTOS |= {".mpeg", ".mpg"}
 
 
+#: File name suffixes that pillow-heif decodes
+_HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+
+#: whether HEIC/HEIF photos decode (pillow-heif is installed); AVIF: Pillow's own decoder.
+#: Found without importing it: the opener is registered on the first HEIF file or folder scan,
+#: which keeps a one-photo cold start free of its import
+HEIF_SUPPORTED = importlib.util.find_spec("pillow_heif") is not None
+
+
+@functools.cache
 def _register_heif() -> bool:
-    """Let Pillow open HEIC/HEIF (iPhone photos) through pillow-heif, where it is installed."""
+    """Let Pillow open HEIC/HEIF (iPhone photos) through pillow-heif, once, where it is
+    installed and imports."""
+    if not HEIF_SUPPORTED:
+        return False
     try:
         from pillow_heif import register_heif_opener
     except ImportError:
@@ -29,19 +44,29 @@ def _register_heif() -> bool:
     return True
 
 
-#: whether HEIC/HEIF photos decode (pillow-heif is installed); AVIF: Pillow's own decoder
-HEIF_SUPPORTED = _register_heif()
-
-
-def _pillow_extensions() -> tuple[str, ...]:
+@functools.cache
+def image_extensions() -> tuple[str, ...]:
+    """File name suffixes of the formats Pillow decodes (gif, webp, tiff, ...; animations: the
+    first frame), used by folder and pattern scans; computed on first use, because loading
+    every Pillow plugin costs a one-photo run a tenth of its start-up."""
+    _register_heif()
     Image.init()
     readable = {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
     return tuple(sorted(readable - _NOT_PHOTOS))
 
 
-#: File name suffixes of the formats Pillow decodes (gif, webp, tiff, ...; animations: the
-#: first frame), used by folder and pattern scans.
-IMAGE_EXTENSIONS = _pillow_extensions()
+def prepare_decoder(path: str | os.PathLike) -> None:
+    """Register the decoder a file name calls for before ``PIL.Image.open`` meets it (HEIF
+    through pillow-heif, registered lazily); :func:`read_image` does this itself."""
+    if Path(path).suffix.lower() in _HEIF_SUFFIXES:
+        _register_heif()
+
+
+def __getattr__(name: str) -> object:
+    if name == "IMAGE_EXTENSIONS":  # the former constant, computed on first use
+        return image_extensions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Images with more pixels than this are refused (decompression-bomb guard): 89,478,485
 #: pixels (about 89.5 megapixels, Pillow's own default); ``max_pixels`` / ``--max-pixels``
@@ -93,6 +118,7 @@ def _open_limited(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
     """``Image.open`` with Pillow's decompression-bomb limit set to ``max_pixels`` (``None``:
     none), so Pillow neither warns nor refuses below it; larger images raise
     :class:`ImageReadError`. The limit is Pillow's global, so opening holds a lock."""
+    prepare_decoder(path)
     with _PILLOW_LIMIT:
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = max_pixels
@@ -245,6 +271,8 @@ def read_image(
             f"{path}: too many pixels (possible decompression bomb): {exc}"
         ) from None
     except Image.UnidentifiedImageError:
+        if HEIF_SUPPORTED and not _register_heif.cache_info().currsize and _register_heif():
+            return read_image(path, max_pixels, draft_size)  # a HEIF photo under another name
         raise ImageReadError(f"{path}: not a recognised image file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         if "truncated" in str(exc) or "bytes not processed" in str(exc):
@@ -272,7 +300,7 @@ def is_image_name(path: str | os.PathLike) -> bool:
     >>> is_image_name("a.GIF"), is_image_name("notes.txt")
     (True, False)
     """
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    return Path(path).suffix.lower() in image_extensions()
 
 
 def _unsupported(path: Path) -> str:

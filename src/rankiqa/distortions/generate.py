@@ -21,7 +21,7 @@ import numpy as np
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import atomic_path, write_text_atomic
-from rankiqa.core.imageio import IMAGE_EXTENSIONS, find_images, read_image
+from rankiqa.core.imageio import find_images, image_extensions, read_image
 from rankiqa.core.ranked_format import MANIFEST, PRESET, PRISTINE, image_name, write_manifest
 from rankiqa.distortions import get_preset
 from rankiqa.distortions.combined import CombinedDistortion
@@ -223,7 +223,7 @@ def find_sources(src: Path, out: Path) -> list[tuple[Path, str]]:
         seen[reference] = path
         sources.append((path, reference))
     if not sources:
-        exts = ", ".join(IMAGE_EXTENSIONS)
+        exts = ", ".join(image_extensions())
         raise UserError(f"{src}: no images found (looked for {exts})")
     return sources
 

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from PIL import Image
 
+from rankiqa.core.imageio import prepare_decoder
+
 #: EXIF sub-IFD and its tags (EXIF 2.32): DateTimeOriginal, DateTimeDigitized and their
 #: SubSecTime companions
 EXIF_IFD = 0x8769
@@ -55,6 +57,7 @@ def capture_time(path: str | os.PathLike) -> float | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            prepare_decoder(path)
             with Image.open(path) as image:
                 exif = image.getexif().get_ifd(EXIF_IFD)
     except Exception:  # noqa: BLE001 - no time; the scoring row reports a bad file

@@ -9,7 +9,6 @@ run a single-threaded session); an :class:`~rankiqa.inference.model.IQAModel` us
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 
@@ -74,6 +73,8 @@ def pool_scores(
         for path in paths:
             yield ScoredImage(path, *score_file(model, path, max_pixels, draft))
         return
+    import multiprocessing  # here: a one-photo run (workers=0) does not pay for its import
+
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn" if os.name != "posix" else "fork")
     with workers_starting():
