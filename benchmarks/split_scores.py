@@ -36,14 +36,7 @@ def main() -> None:
     split = load_splits(args.split_file, table)[args.split_index]
     paths = [str(table.records[i].path) for i in split.test]
     y = np.array([table.records[i].target for i in split.test])
-    every = []
-    names = list(args.model) + (["ensemble of " + " + ".join(args.model)] if args.ensemble else [])
-    for name in names:
-        if name in args.model:
-            scores = np.array(load_model(name).score(paths))
-            every.append(scores)
-        else:
-            scores = np.mean(every, axis=0)
+    def report(name: str, scores: np.ndarray) -> None:
         print(json.dumps({
             "model": name, "split": args.split_index, "lockbox": split.lockbox, "n": len(paths),
             "srocc": round(float(spearmanr(scores, y)[0]), 4),
@@ -51,6 +44,12 @@ def main() -> None:
             "min": round(float(scores.min()), 2), "max": round(float(scores.max()), 2),
         }))
 
+    every = []
+    for name in args.model:
+        every.append(np.array(load_model(name).score(paths)))
+        report(name, every[-1])
+    if args.ensemble:
+        report("ensemble of " + " + ".join(args.model), np.mean(every, axis=0))
 
 if __name__ == "__main__":
     main()

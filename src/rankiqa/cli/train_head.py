@@ -53,8 +53,8 @@ def add_parser(subparsers) -> None:
         "(default %(default)s)")
     add("--map-crop", type=fraction_or_one,
         help="top training only: crop each opinion-scored training row's cached map to a random "
-        "window, each side a uniform fraction in [F, 1] of the map's; 1: whole maps "
-        "(default %(default)s)")
+        "window, each side a uniform fraction in [F, 1] of the map's (at least 4 cells); 1: whole "
+        "maps (default %(default)s)")
     add("--weight-decay", type=non_negative_float, help="AdamW weight decay (default %(default)s)")
     add("--hidden", type=non_negative_int,
         help="hidden width of each head; 0: linear heads (default %(default)s)")

@@ -111,6 +111,11 @@ def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
             for k, v in first.items()}
 
 
+#: the smallest side of a ``--map-crop`` window, in cells of the cached map: the stride-2
+#: stage above the cut turns 3 cells into 1 and 4 into 2, and one cell has no standard deviation
+MIN_CROP_CELLS = 4
+
+
 class TopTask(HeadTask):
     """The blocks above a cache's cut plus a stats head on one training part (a
     :class:`~rankiqa.training.trainer.Task`): opinion scores and the ranking hinge, as
@@ -154,11 +159,13 @@ class TopTask(HeadTask):
 
     def random_crop(self, fmap: torch.Tensor) -> torch.Tensor:
         """A random window of a C×h×w map: each side a uniform fraction in
-        ``[config.map_crop, 1]`` of the map's (at least 1 cell), at a uniform position."""
+        ``[config.map_crop, 1]`` of the map's, at a uniform position. A side keeps at least
+        :data:`MIN_CROP_CELLS` cells (or all it has), so the stride-2 stage above still leaves
+        more than one cell to take a standard deviation over (a 1×1 crop made NaN features)."""
         rng, low = self._crop_rng, float(self.config.map_crop)
         height, width = fmap.shape[-2:]
-        h = max(1, int(round(height * rng.uniform(low, 1.0))))
-        w = max(1, int(round(width * rng.uniform(low, 1.0))))
+        h = min(height, max(MIN_CROP_CELLS, int(round(height * rng.uniform(low, 1.0)))))
+        w = min(width, max(MIN_CROP_CELLS, int(round(width * rng.uniform(low, 1.0)))))
         top, left = int(rng.integers(height - h + 1)), int(rng.integers(width - w + 1))
         return fmap[..., top:top + h, left:left + w]
 
