@@ -108,6 +108,19 @@ def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
     assert all(0 <= s <= 100 for s in scores)
 
 
+def test_no_validation_part_keeps_the_last_epoch(caches) -> None:
+    root, _, iqa_cache, _ = caches
+    out = root / "noval"
+    assert main(["train-head", str(iqa_cache), "--out", str(out), "--val-fraction", "0",
+                 "--members", "1", "--epochs", "3", "--batch-size", "4"]) == 0
+    part = json.loads((out / "results.json").read_text())["parts"]["all"]
+    steps = json.loads((out / "all" / "member-0" / "summary.json").read_text())["steps"]
+    assert part["val"] == 0 and part["train"] == len(read_features(iqa_cache).rows_of(0))
+    assert "val_srocc" not in part and part["members"] == [{"best_step": steps}]
+    best = torch.load(out / "all" / "member-0" / "best.pt", weights_only=True)
+    assert best["step"] == steps  # the last step, not a chosen one
+
+
 def test_linear_heads_package_and_load(caches) -> None:
     root, csv, iqa_cache, _ = caches
     out = root / "linear"

@@ -8,8 +8,8 @@ from rankiqa.cli.argtypes import (
     add_resume_option,
     config_from,
     defaults_from,
-    fraction,
     fraction_or_one,
+    fraction_or_zero,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -43,8 +43,9 @@ def add_parser(subparsers) -> None:
         help="split file (`rankiqa datasets --make-splits`); omitted: train on every image")
     add("--split-index", metavar="K|all",
         help="split K, or `all`: every split but the lockbox (default %(default)s)")
-    add("--val-fraction", type=fraction,
-        help="share of each training part that chooses the epoch (default %(default)s)")
+    add("--val-fraction", type=fraction_or_zero,
+        help="share of each training part that chooses the epoch; 0: every training image "
+        "trains and the last epoch is kept (default %(default)s)")
     add("--epochs", type=positive_int, help="epochs per head (default %(default)s)")
     add("--batch-size", type=positive_int, help="images per step (default %(default)s)")
     add("--lr", type=positive_float, help="AdamW learning rate, cosine schedule (default %(default)s)")

@@ -63,8 +63,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     """
     if config.members < 1 or config.epochs < 1 or config.batch_size < 1:
         raise UserError("--members, --epochs and --batch-size must be positive")
-    if not 0 < config.val_fraction < 1:
-        raise UserError(f"--val-fraction must be between 0 and 1, got {config.val_fraction}")
+    if not 0 <= config.val_fraction < 1:
+        raise UserError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
     cache = read_features(config.features)
     if "target" not in cache.rows[0]:
         raise UserError(f"{config.features}: not a cache of an IQA dataset (no opinion scores)")
@@ -89,7 +89,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     for name, train_all, test, lockbox in parts:
         rng = np.random.default_rng([config.seed, 1234])
         perm = rng.permutation(train_all)
-        n_val = max(1, int(round(config.val_fraction * len(perm))))
+        # --val-fraction 0: every training image trains and the last epoch is kept
+        n_val = max(1, int(round(config.val_fraction * len(perm)))) if config.val_fraction else 0
         val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         heads, members = [], []
         for m in range(config.members):
@@ -101,14 +102,15 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             summary = trainer.fit()
             trainer.load_best()
             heads.append({k: v.clone() for k, v in task.model.state_dict().items()})
-            members.append({"best_step": summary["best"]["step"],
-                            "val_srocc": round(summary["best"]["val_srocc"], 4)})
+            best = summary["best"] or {"step": summary["steps"]}  # no validation: the last
+            members.append({"best_step": best["step"],
+                            **({"val_srocc": round(best["val_srocc"], 4)} if len(val) else {})})
         task.merged(heads)  # predictions of the merged model, same scale
         if not lockbox:
             fold_states.append({k: v.clone() for k, v in task.model.state_dict().items()})
             fold_scores.append(dict(task.score))
         part: dict[str, Any] = {"members": members, "lockbox": lockbox,
-                                "val_srocc": task.validate(0)["val_srocc"],
+                                **task.validate(0),
                                 "train": len(train), "val": len(val), "test": len(test)}
         if len(test):
             p = task.predict(test)

@@ -125,6 +125,10 @@ class HeadTask:
         return net
 
     def validate(self, step: int) -> dict[str, float]:
+        """SROCC/PLCC on the validation part; ``{}`` without one (the trainer keeps the last
+        step)."""
+        if not len(self.val_idx):
+            return {}
         p = self.predict(self.val_idx)
         return {"val_srocc": float(spearmanr(p, self.targets[self.val_idx])[0]),
                 "val_plcc": float(pearsonr(p, self.targets[self.val_idx])[0])}
