@@ -97,6 +97,8 @@ def test_unknown_option_prints_the_subcommands_usage(capsys):
         (["score", "a.jpg", "--threads", "100000"], "--threads"),  # torch segfaulted
         (["train-rank", "--data", "d", "--out", "o", "--workers", "100000"], "--workers"),
         (["finetune", *REQUIRED["finetune"], "--val-fraction", "1"], "--val-fraction"),
+        (["score", "a.jpg", "--min-score", "120"], "--min-score"),  # scores lie in 0-100
+        (["report", "a.jpg", "--max-score", "100.5"], "--max-score"),
     ],
 )
 def test_reported_bad_values(argv, message, capsys):

@@ -33,6 +33,12 @@ def folder(tmp_path_factory) -> Path:
     return folder
 
 
+def as_from_a_terminal() -> None:
+    """SIGINT handled by default in the child, as when started from a terminal: a shell's
+    background job (pytest started with ``&``) ignores SIGINT, and its children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def command(folder: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "rankiqa", "score", str(folder), "-o", str(out),
             "--workers", "2", *extra]  # fmt: skip
@@ -52,7 +58,8 @@ def test_interrupt_then_resume(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(command(folder, out), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env,
-                               start_new_session=True)  # fmt: skip
+                               start_new_session=True,
+                               preexec_fn=as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if out.is_file() and len(out.read_text(encoding="utf-8").splitlines()) >= 6:

@@ -96,6 +96,20 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def score_bound(text: str) -> float:
+    """A score in [0, 100], the range every model's scores lie in (``--min-score``).
+
+    >>> score_bound("60")
+    60.0
+    """
+    value = _finite(text, "a score in [0, 100]")
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a score in [0, 100] (scores lie in that range), got {text!r}"
+        )
+    return value
+
+
 def fraction(text: str) -> float:
     """A number strictly between 0 and 1 (held-out shares)."""
     value = _finite(text, "a fraction between 0 and 1 (exclusive)")

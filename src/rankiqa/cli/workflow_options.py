@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from rankiqa.cli.argtypes import non_negative_float
+from rankiqa.cli.argtypes import score_bound
 
 
 def add_xmp_options(parser: argparse.ArgumentParser) -> None:
@@ -27,13 +27,13 @@ def add_xmp_options(parser: argparse.ArgumentParser) -> None:
 def add_filter_options(parser: argparse.ArgumentParser, sort: bool = True) -> None:
     parser.add_argument(
         "--min-score",
-        type=non_negative_float,
+        type=score_bound,
         default=None,
         help="keep rows scoring at least this (0 = keep all)",
     )
     parser.add_argument(
         "--max-score",
-        type=non_negative_float,
+        type=score_bound,
         default=None,
         help="keep rows scoring at most this (0 = only scores of 0)",
     )
