@@ -51,5 +51,6 @@ def main() -> None:
     if args.ensemble:
         report("ensemble of " + " + ".join(args.model), np.mean(every, axis=0))
 
+
 if __name__ == "__main__":
     main()

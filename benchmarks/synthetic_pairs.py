@@ -55,21 +55,32 @@ def median_drops(rows: list[dict], scores: dict[str, float]) -> dict[str, list[f
     return {d: [round(float(np.median(v[k])), 2) for k in sorted(v)] for d, v in sorted(drops.items())}
 
 
+def level_list(text: str) -> list[int]:
+    """``--levels 2,4,5`` as [2, 4, 5] (levels >= 1); anything else is a usage error."""
+    try:
+        levels = [int(k) for k in text.split(",")]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"expected levels >= 1 like 2,4,5, got {text!r}")
+    return levels
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ranked", help="folder with manifest.csv")
     ap.add_argument("--model", action="append", default=None, help="model (repeatable)")
-    ap.add_argument("--levels", default=None,
+    ap.add_argument("--levels", default=None, type=level_list,
                     help="comma-separated levels to keep besides the pristine one (default: all)")
     args = ap.parse_args()
     root = Path(args.ranked)
     with open(root / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     if args.levels:
-        keep = {0, *(int(k) for k in args.levels.split(","))}
+        keep = {0, *args.levels}
         rows = [r for r in rows if int(r["level"]) in keep]
     paths = [str(root / r["path"]) for r in rows]
-    result = {"ranked_set": str(root), "images": len(rows), "levels": args.levels or "all"}
+    result = {"ranked_set": str(root), "images": len(rows), "levels": ",".join(map(str, args.levels or [])) or "all"}
     for name in args.model or ["default"]:
         model = load_model(name)
         scored = {Path(r.path).relative_to(root).as_posix(): r.score
