@@ -23,6 +23,7 @@ REQUIRED = {
     "report": ["--output", "r.html"],
     "features": ["root", "-o", "f.safetensors"],
     "train-head": ["f.safetensors", "--out", "run"],
+    "ensemble": ["a.safetensors", "b.safetensors", "-o", "e.safetensors"],
 }
 
 #: values that must be refused by every numeric option

@@ -187,3 +187,91 @@ def test_map_crops_cut_training_rows_only(cut_caches) -> None:
         assert not torch.allclose(a, c) and torch.isfinite(c).all()  # training rows: cropped
         seq = list(range(len(ranked.rows)))[:3]
         assert torch.equal(task.scores(ranked, seq), task.scores(ranked, seq))  # ranked: whole
+
+
+def test_ensemble_of_seed_runs_is_one_network_scoring_their_mean(cut_caches, capsys) -> None:
+    """`train-head --members 2 --combine ensemble` trains the runs `--seed 0` and `--seed 1`
+    train, and writes what `rankiqa ensemble` makes of those two runs' files: one network that
+    scores whole images with the mean of the members' linear scores."""
+    root, csv, iqa, rank = cut_caches
+    common = ["--rank-features", str(rank), "--eval-rank-features", str(rank), "--epochs", "2",
+              "--batch-size", "4", "--hidden", "8", "--block-lr", "1e-3", "--val-fraction", "0.25"]
+    for seed in (0, 1):
+        assert main(["train-head", str(iqa), "--out", str(root / f"seed{seed}"), "--members", "1",
+                     "--seed", str(seed), *common]) == 0
+    assert main(["train-head", str(iqa), "--out", str(root / "ens"), "--members", "2",
+                 "--combine", "ensemble", *common]) == 0
+    files = [root / f"seed{s}" / "all" / "model.safetensors" for s in (0, 1)]
+    joined = root / "joined.safetensors"
+    assert main(["ensemble", *map(str, files), "-o", str(joined)]) == 0
+    assert "2 members" in capsys.readouterr().out
+    members = [load_model_file(f) for f in files]
+    trained, made = (load_model_file(p) for p in (root / "ens" / "all" / "model.safetensors", joined))
+    assert made.metadata["model_config"]["ensemble"] == {"members": 2, "cut": 11}
+    for a, b in zip(trained.net.state_dict().values(), made.net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)  # member m of the ensemble run is the run of seed m
+    key = "_blocks.12._project_conv.weight"
+    assert not torch.equal(members[0].net.backbone.state_dict()[key],
+                           members[1].net.backbone.state_dict()[key])
+    x = torch.rand(2, 3, 64, 80)
+    with torch.inference_mode():
+        linear = [m.net(x) * m.score_meta["scale"] + m.score_meta["offset"] for m in members]
+        mean = (linear[0] + linear[1]) / 2
+        assert torch.allclose(made.net(x), mean, rtol=1e-4, atol=1e-3)  # the linear score
+        assert torch.allclose(made(x), scale_scores(mean, members[0].score_meta), atol=1e-3)
+    results = json.loads((root / "ens" / "results.json").read_text())["parts"]["all"]
+    assert len(results["members"]) == 2 and 0.0 <= results["pairs"] <= 1.0
+
+
+def test_ensemble_maps_agree_in_torch_and_onnx_and_half_weights_round_only(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    from rankiqa.inference.export.packaged import export_graph
+    from rankiqa.inference.model.ensembling import ensemble_models
+    from rankiqa.inference.model.loading import untrained_model
+    from rankiqa.inference.model.saving import save_model
+    from rankiqa.inference.scoring.onnx_model import load_onnx_model
+    from rankiqa.models.ensemble import top_parameter_names
+
+    torch.manual_seed(0)
+    models = [untrained_model("efficientnet_lite0", head="stats", seed=s,
+                              score={"offset": 50.0 + 5 * s, "scale": 10.0, "squash": "logistic"})
+              for s in (0, 1, 2)]
+    bottom = {k: v for k, v in models[0].net.backbone.state_dict().items()
+              if not top_parameter_names(k, 11)}
+    for m in models[1:]:
+        m.net.backbone.load_state_dict(bottom, strict=False)
+    paths = [save_model(m, tmp_path / f"m{k}.safetensors") for k, m in enumerate(models)]
+    full = ensemble_models(paths, tmp_path / "e.safetensors", cut=11)
+    half = ensemble_models(paths, tmp_path / "h.safetensors", cut=11, half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    image = (np.random.default_rng(0).random((96, 128, 3)) * 255).astype(np.uint8)
+    a, b = load_model_file(full), load_model_file(half)
+    assert abs(a.score([image])[0] - b.score([image])[0]) < 0.5
+    export_graph(full)
+    onnx = load_onnx_model(full, precision="fp32")
+    assert np.allclose(onnx.score([image]), a.score([image]), atol=1e-3)
+    torch_map, onnx_map = a.quality_map(image, region=48), onnx.quality_map(image, region=48)
+    assert torch_map.shape == onnx_map.shape and torch_map.size > 1
+    assert np.allclose(torch_map, onnx_map, atol=1e-3)
+    assert torch_map.std() > 0  # the regions differ
+
+
+def test_ensemble_refusals_are_one_line_errors(cut_caches, tmp_path, capsys) -> None:
+    from rankiqa.inference.model.loading import untrained_model
+    from rankiqa.inference.model.saving import save_model
+
+    a, b = (save_model(untrained_model("efficientnet_lite0", head="stats", seed=s),
+                       tmp_path / f"{s}.safetensors") for s in (0, 1))
+    assert main(["ensemble", str(a), str(b), "-o", str(tmp_path / "e.safetensors"),
+                 "--cut", "11"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bottom" in err and not (tmp_path / "e.safetensors").exists()
+    assert main(["ensemble", str(a), "-o", str(tmp_path / "e.safetensors"), "--cut", "11"]) == 2
+    assert "at least two" in capsys.readouterr().err
+    plain = tmp_path / "plain.safetensors"
+    root, csv, _, _ = cut_caches
+    assert main(["features", str(csv), "-o", str(plain), "--dataset", "csv",
+                 "--resize", RESIZE]) == 0
+    assert main(["train-head", str(plain), "--out", str(tmp_path / "run"), "--members", "2",
+                 "--combine", "ensemble"]) == 2
+    assert "--combine ensemble" in capsys.readouterr().err

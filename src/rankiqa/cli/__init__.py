@@ -31,6 +31,7 @@ SUMMARIES: dict[str, str] = {
     "finetune": "fine-tune a network on an IQA dataset's opinion scores (RankIQA+FT)",
     "features": "cache frozen-backbone features of a dataset or ranked set (for train-head)",
     "train-head": "train a stats head on cached frozen features (MOS + ranking); writes a model file",
+    "ensemble": "join models trained on one --cut cache into one (their prediction ensemble)",
     "evaluate": "evaluate a model on an IQA dataset: SROCC, KROCC, PLCC, RMSE (raw and "
     "logistic-fitted)",
     "export": "convert checkpoints to model files, models to ONNX",
@@ -49,6 +50,7 @@ SUBCOMMANDS: dict[str, str] = {
     "finetune": "finetune",
     "features": "features",
     "train-head": "train_head",
+    "ensemble": "ensemble",
     "evaluate": "evaluate",
     "export": "export",
 }

@@ -162,6 +162,27 @@ def decay_factor(text: str) -> float:
 MAX_SIDE = 8192
 
 
+def json_object_file(path: str | None, option: str) -> dict:
+    """The JSON object in file ``path`` (``{}`` for ``None``); :class:`UserError` naming
+    ``option`` when the file is missing, not JSON or not an object."""
+    import json
+    from pathlib import Path
+
+    from rankiqa.core.errors import UserError
+
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{option}: {path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{option}: {path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{option}: {path}: expected a JSON object")
+    return data
+
+
 def image_side(text: str) -> int:
     """A crop or resize side in pixels: an integer in 1..:data:`MAX_SIDE`."""
     value = positive_int(text)

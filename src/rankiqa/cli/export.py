@@ -9,6 +9,7 @@ from pathlib import Path
 from rankiqa.cli.argtypes import (
     add_deprecated_alias,
     image_side,
+    json_object_file,
     pooling,
     positive_int,
     resize_or_none,
@@ -105,20 +106,6 @@ def _value(text: str):
         return text
 
 
-def _json_file(path: str | None, option: str) -> dict:
-    if path is None:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{option}: {path}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{option}: {path}: invalid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{option}: {path}: expected a JSON object")
-    return data
-
-
 def run(args: argparse.Namespace) -> int:
     from rankiqa.inference.export.onnx import export_model
 
@@ -138,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         protocol["test_crops"] = args.test_crops
     if args.crop_size is not None:
         protocol["crop_size"] = args.crop_size
-    metrics = _json_file(args.metrics_json, "--metrics-json")
+    metrics = json_object_file(args.metrics_json, "--metrics-json")
     for item in args.metric:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -155,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         licence=args.licence,
         metrics=metrics,
-        training=_json_file(args.training_json, "--training-json"),
+        training=json_object_file(args.training_json, "--training-json"),
     )
     print(f"wrote {out}")
     return 0

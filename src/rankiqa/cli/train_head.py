@@ -66,6 +66,12 @@ def add_parser(subparsers) -> None:
         help="ranking hinge margin, in MOS standard deviations (default %(default)s)")
     add("--members", type=positive_int,
         help="heads from consecutive seeds, merged into one (default %(default)s)")
+    add("--combine", choices=("average", "ensemble"),
+        help="how --members become one model: 'average' their weights, or 'ensemble' (caches "
+        "made with --cut only): each member a whole run of its own seed (validation part, "
+        "initialisation, batches), one network averaging their scores (default %(default)s)")
+    add("--half", action="store_true",
+        help="store the model files' weights in float16 (half the size; scores move by rounding)")
     add("--merge-folds", action="store_true",
         help="also write OUT/merged/model.safetensors: the weight average (a model soup) of the "
         "cross-validation parts' models, which share one initialisation (caches made with "

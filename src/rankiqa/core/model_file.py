@@ -131,14 +131,23 @@ def validate_metadata(metadata: Any, source: str) -> dict[str, Any]:
 
 
 def save_model_file(
-    path: str | os.PathLike, state_dict: dict[str, torch.Tensor], metadata: dict[str, Any]
+    path: str | os.PathLike, state_dict: dict[str, torch.Tensor], metadata: dict[str, Any],
+    half: bool = False,
 ) -> Path:
-    """Write ``state_dict`` and ``metadata`` atomically as a rankiqa model file."""
+    """Write ``state_dict`` and ``metadata`` atomically as a rankiqa model file.
+
+    ``half``: store the convolution and linear weights (floating tensors of two or more
+    dimensions) as float16, half the file; biases, batch-norm parameters and statistics stay
+    float32. Loading casts them back: the network computes in float32 on rounded weights.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
     validate_metadata(metadata, str(path))
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() and v.dim() >= 2 else v
+                   for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
     return path

@@ -121,6 +121,7 @@ class EfficientNetLite(nn.Module):
         taps: str = "stages",
     ):
         super().__init__()
+        self.stages, self.taps = stages, taps  # what rebuilds the architecture
         self._conv_stem = Conv2dSame(3, stages[0][4], 3, stride=2)
         self._bn0 = _bn(stages[0][4])
         blocks, ends = [], []

@@ -215,10 +215,15 @@ def model_from_config(config: dict[str, Any]) -> QualityNet:
     >>> net.mean.flatten().tolist(), net.std.flatten().tolist()
     ([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
     """
-    model = build_model(
-        config["backbone"], config["head"], None, config.get("input_size"),
-        config.get("head_hidden"),
-    )
+    if "ensemble" in config:  # several trained tops on one bottom (rankiqa.models.ensemble)
+        from rankiqa.models.ensemble import build_ensemble
+
+        model = build_ensemble(config)
+    else:
+        model = build_model(
+            config["backbone"], config["head"], None, config.get("input_size"),
+            config.get("head_hidden"),
+        )
     model.config.update(config)
     for key in ("mean", "std"):
         values = torch.tensor([float(v) for v in model.config[key]]).view(1, 3, 1, 1)

@@ -10,7 +10,7 @@ and written as a model file.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from scipy.stats import pearsonr, spearmanr
 
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_json
-from rankiqa.core.model_file import build_metadata, save_model_file
+from rankiqa.core.model_file import build_metadata, save_model_file, scale_scores
+from rankiqa.models.ensemble import ensemble_of
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
 from rankiqa.training.head import HeadTask, pair_accuracy
 from rankiqa.training.options import HeadConfig
@@ -78,6 +79,12 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     if config.merge_folds and task_type is not TopTask:
         raise UserError("--merge-folds averages weights of the trained top: it needs a cache "
                         "made with `rankiqa features --cut K`")
+    if config.combine not in ("average", "ensemble"):
+        raise UserError(f"--combine: expected average or ensemble, got {config.combine!r}")
+    ensemble = config.combine == "ensemble"
+    if ensemble and (task_type is not TopTask or config.merge_folds):
+        raise UserError("--combine ensemble joins trained tops: it needs a cache made with "
+                        "`rankiqa features --cut K`, and no --merge-folds")
     fold_states: list[dict[str, torch.Tensor]] = []
     fold_scores: list[dict[str, Any]] = []
     results: dict[str, Any] = {"config": asdict(config), "parts": {}}
@@ -87,14 +94,14 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
         raise UserError("--merge-folds needs at least two cross-validation parts "
                         "(--split-file with --split-index all)")
     for name, train_all, test, lockbox in parts:
-        rng = np.random.default_rng([config.seed, 1234])
-        perm = rng.permutation(train_all)
-        # --val-fraction 0: every training image trains and the last epoch is kept
-        n_val = max(1, int(round(config.val_fraction * len(perm)))) if config.val_fraction else 0
-        val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        heads, members = [], []
+        heads, members, tasks = [], [], []
         for m in range(config.members):
-            task = task_type(config, cache, ranked, train, val, seed=config.seed + m)
+            # averaged members share the first seed's validation part and initialisation; an
+            # ensemble's member m is the whole run of seed + m
+            member_config = replace(config, seed=config.seed + m) if ensemble else config
+            if ensemble or m == 0:
+                val, train = _validation_split(train_all, member_config)
+            task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m)
             trainer = Trainer(task, out / name / f"member-{m}",
                               iters=config.epochs * task.steps_per_epoch,
                               val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
@@ -105,8 +112,13 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             best = summary["best"] or {"step": summary["steps"]}  # no validation: the last
             members.append({"best_step": best["step"],
                             **({"val_srocc": round(best["val_srocc"], 4)} if len(val) else {})})
-        task.merged(heads)  # predictions of the merged model, same scale
-        if not lockbox:
+            tasks.append(task)
+        if ensemble:
+            val, train = _validation_split(train_all, config)  # the first member's, reported
+            task = TopEnsembleTask(tasks, cache.cut)
+        else:
+            task.merged(heads)  # predictions of the merged model, same scale
+        if not lockbox and config.merge_folds:
             fold_states.append({k: v.clone() for k, v in task.model.state_dict().items()})
             fold_scores.append(dict(task.score))
         part: dict[str, Any] = {"members": members, "lockbox": lockbox,
@@ -124,7 +136,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                 scores = task.scores(evalset, list(range(len(evalset.rows))))
                 part["pairs"] = pair_accuracy(scores, evalset.ranked_groups())
         part["model"] = str(save_packaged(config, cache, task.network(), task.score, out / name,
-                                          {k: v for k, v in part.items() if k != "members"}))
+                                          {k: v for k, v in part.items() if k != "members"},
+                                          members=len(tasks)))
         results["parts"][name] = part
     if len(pooled_idx) > 1:
         y = task.targets[pooled_idx]
@@ -135,6 +148,42 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                                          out / "merged")
     write_json(out / "results.json", results)
     return results
+
+
+def _validation_split(train_all: np.ndarray, config: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, training) images of a training part: a seeded ``val_fraction`` of it
+    (``--val-fraction 0``: none; every image trains and the last epoch is kept)."""
+    perm = np.random.default_rng([config.seed, 1234]).permutation(train_all)
+    n_val = max(1, int(round(config.val_fraction * len(perm)))) if config.val_fraction else 0
+    return np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+
+class TopEnsembleTask:
+    """The prediction ensemble of trained :class:`TopTask` members on cached rows, as the
+    network :func:`rankiqa.models.ensemble.ensemble_of` makes of them scores whole images: the
+    mean of the members' linear scores (``offset + scale * raw``), then their squash."""
+
+    def __init__(self, tasks: list[TopTask], cut: int):
+        self.tasks, self.cut = tasks, int(cut)
+        self.cache, self.targets = tasks[0].cache, tasks[0].targets
+        self.score = {**tasks[0].score, "offset": 0.0, "scale": 1.0}
+
+    def scores(self, cache: FeatureCache, rows: list[int]) -> torch.Tensor:
+        """The ensemble network's raw outputs (the members' mean linear score) of cached rows."""
+        return torch.stack([t.scores(cache, rows) * float(t.score.get("scale", 1.0))
+                            + float(t.score.get("offset", 0.0)) for t in self.tasks]).mean(0)
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            raw = self.scores(self.cache, [self.tasks[0].rows[0][i] for i in idx])
+            return scale_scores(raw, self.score).numpy()
+
+    def validate(self, step: int) -> dict[str, float]:
+        return {}  # each member chose its epoch on its own validation part
+
+    def network(self) -> torch.nn.Module:
+        return ensemble_of([t.network() for t in self.tasks], [t.score for t in self.tasks],
+                           self.cut)
 
 
 def _merge_folds(config: HeadConfig, cache: FeatureCache, evalset: FeatureCache | None,
@@ -157,7 +206,7 @@ def _merge_folds(config: HeadConfig, cache: FeatureCache, evalset: FeatureCache 
 
 
 def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module, score: dict,
-                  folder: Path, metrics: dict) -> Path:
+                  folder: Path, metrics: dict, members: int | None = None) -> Path:
     """The trained network as a model file ``FOLDER/model.safetensors``."""
     trainable = ("stats head only (backbone frozen)" if cache.cut is None else
                  f"blocks {cache.cut}.. of the backbone, its head convolution and the stats head "
@@ -167,11 +216,15 @@ def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module,
         cache.meta["input"],
         {**score, "range": [0, 100], "direction": "higher is better"},
         training={"task": "rankiqa train-head", "features": config.features,
-                  "rank_features": list(config.rank_features), "members": config.members,
+                  "rank_features": list(config.rank_features),
+                  "members": config.members if members is None else members,
+                  "combine": config.combine, "seed": config.seed,
+                  "weights": "float16" if config.half else "float32",
                   "epochs": config.epochs, "rank_weight": config.rank_weight,
                   "trainable": trainable,
                   **({} if cache.cut is None else {"cut": cache.cut, "block_lr": config.block_lr})},
         metrics={k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
         name=config.name,
     )
-    return save_model_file(folder / "model.safetensors", net.state_dict(), metadata)
+    return save_model_file(folder / "model.safetensors", net.state_dict(), metadata,
+                           half=config.half)

@@ -135,6 +135,12 @@ class HeadConfig:
     rank_groups: int = 2  #: ranked sequences per step
     margin: float = 0.5  #: hinge margin, in MOS standard deviations
     members: int = 3  #: heads from seeds ``seed .. seed+members-1``, merged into one
+    #: how members become one model: ``average`` (their weights: one initialisation, the seeds
+    #: change batch order and mirrors) or ``ensemble`` (top training only: each member a whole
+    #: run of its own seed, as ``--seed S`` trains it; one network scoring the mean of their
+    #: linear scores, :mod:`rankiqa.models.ensemble`)
+    combine: str = "average"
+    half: bool = False  #: store the model files' weights in float16
     #: also write ``OUT/merged``: the weight average of the cross-validation parts' models
     #: (top training only; every part starts from one initialisation)
     merge_folds: bool = False

@@ -59,7 +59,7 @@ def _per_region(head_fc: torch.nn.Module, pooled: torch.Tensor) -> torch.Tensor:
 
 
 def _stats_map(
-    head: StatsHead, taps: list[torch.Tensor], cells: tuple[int, int], overlap: int
+    head: StatsHead | torch.nn.Module, taps: list[torch.Tensor], cells: tuple[int, int], overlap: int
 ) -> torch.Tensor:
     pooled = []
     for f in taps:
@@ -125,7 +125,7 @@ def region_scores(
     region = float(min(region, height, width))
     head = net.head
     normed = (x - net.mean) / net.std
-    if isinstance(head, StatsHead):
+    if getattr(head, "multi_level", False):  # a StatsHead, or an ensemble's (models.ensemble)
         taps = feature_taps(net.backbone, normed, tuple(BACKBONES[net.config["backbone"]].taps))
         grid = cells(height, width, region, overlap)
         return _stats_map(head, taps, grid, overlap), head(taps)

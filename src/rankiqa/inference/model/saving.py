@@ -13,11 +13,13 @@ from rankiqa.inference.model.loading import model_from_checkpoint
 
 
 def save_model(model: IQAModel, path: str | os.PathLike) -> Path:
-    """Write an :class:`IQAModel` (weights + metadata) as a rankiqa model file."""
+    """Write an :class:`IQAModel` (weights + metadata) as a rankiqa model file; weights in
+    float16 when its metadata says it was stored so (``training.weights``)."""
     metadata = dict(model.metadata)
     metadata["model_config"] = dict(model.net.config)
     metadata["input"] = model.protocol.to_dict()
-    return save_model_file(path, model.net.state_dict(), metadata)
+    half = (metadata.get("training") or {}).get("weights") == "float16"
+    return save_model_file(path, model.net.state_dict(), metadata, half=half)
 
 
 def with_metadata(

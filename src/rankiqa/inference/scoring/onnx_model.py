@@ -241,18 +241,36 @@ class OnnxModel:
         return self._mlp(x)
 
     def _mlp(self, x: np.ndarray) -> np.ndarray:
-        """The head's BatchNorm (stats head) and Linear/ReLU layers on ...×F features."""
+        """The head on ...×F pooled features: a stats head's standardisation and layers, or an
+        ensemble head's members (:mod:`rankiqa.models.ensemble`) on their slices of F, each
+        mapped by its score scale and offset, averaged."""
         w = self._head_weights()
-        if "norm.weight" in w:
-            eps = 1e-5
-            x = (x - w["norm.running_mean"]) / np.sqrt(w["norm.running_var"] + eps)
-            x = x * w["norm.weight"] + w["norm.bias"]
-        layers = sorted({int(k.split(".")[1]) for k in w if k.startswith("fc.")})
-        for number, layer in enumerate(layers):
-            x = x @ w[f"fc.{layer}.weight"].T.astype(np.float64) + w[f"fc.{layer}.bias"]
-            if number < len(layers) - 1:
-                x = np.maximum(x, 0.0)
-        return x[..., 0]
+        if "scale" not in w:
+            return _stats_mlp(x, w)
+        members = len(w["scale"])
+        width = x.shape[-1] // members
+        outs = [
+            _stats_mlp(x[..., k * width:(k + 1) * width],
+                       {n.removeprefix(f"heads.{k}."): v for n, v in w.items()
+                        if n.startswith(f"heads.{k}.")}) * float(w["scale"][k]) + float(w["offset"][k])
+            for k in range(members)
+        ]
+        return np.mean(outs, axis=0)
+
+
+def _stats_mlp(x: np.ndarray, w: dict[str, np.ndarray]) -> np.ndarray:
+    """A stats head's BatchNorm and Linear/ReLU layers on ...×F features (weights by name)."""
+    w = {k: v.astype(np.float64) for k, v in w.items()}
+    if "norm.weight" in w:
+        eps = 1e-5
+        x = (x - w["norm.running_mean"]) / np.sqrt(w["norm.running_var"] + eps)
+        x = x * w["norm.weight"] + w["norm.bias"]
+    layers = sorted({int(k.split(".")[1]) for k in w if k.startswith("fc.")})
+    for number, layer in enumerate(layers):
+        x = x @ w[f"fc.{layer}.weight"].T + w[f"fc.{layer}.bias"]
+        if number < len(layers) - 1:
+            x = np.maximum(x, 0.0)
+    return x[..., 0]
 
 
 def _pool_matrix(length: int, count: int) -> np.ndarray:

@@ -1,0 +1,222 @@
+"""Ensembles of trained tops on one frozen bottom: several networks that share the stem and
+blocks ``0 .. cut-1`` of an EfficientNet-Lite (the part ``rankiqa features --cut`` caches and
+``rankiqa train-head`` never trains) become one network whose bottom runs once.
+
+Members differ only above the cut: blocks ``cut ..``, the head convolution and the stats head.
+The ensemble's output is the mean of the members' *linear* scores (each member's
+``offset + scale * raw``, its model file's score scale folded in), so its model file keeps one
+score object: ``offset`` 0, ``scale`` 1 and the members' squash. With the top at about an eighth
+of Lite0's time (500 px), three members cost about 1.25 networks.
+
+:class:`TopEnsemble` is the backbone (the bottom once, then every member's top; its
+:meth:`~TopEnsemble.forward_taps` lists each member's taps, the bottom's repeated, so region
+maps pool exactly what each member's head pools), :class:`EnsembleStatsHead` the head (each
+member's stats head on its own slice of the pooled statistics), :func:`ensemble_of` builds one
+from trained networks.
+
+Examples
+--------
+>>> import torch
+>>> from rankiqa.models import build_model
+>>> torch.manual_seed(0) and None
+>>> first = build_model("efficientnet_lite0", "stats", None).eval()
+>>> second = build_model("efficientnet_lite0", "stats", None).eval()  # another top and head...
+>>> bottom = {k: v for k, v in first.backbone.state_dict().items() if not top_parameter_names(k, 11)}
+>>> second.backbone.load_state_dict(bottom, strict=False) and None  # ...on the same bottom
+>>> nets = [first, second]
+>>> scores = [{"offset": 50.0, "scale": 10.0}, {"offset": 40.0, "scale": 20.0}]
+>>> both = ensemble_of(nets, scores, cut=11).eval()
+>>> x = torch.rand(1, 3, 64, 96)
+>>> mean = (nets[0](x) * 10 + 50 + nets[1](x) * 20 + 40) / 2
+>>> torch.allclose(both(x), mean, atol=1e-4)
+True
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from rankiqa.core.errors import UserError
+from rankiqa.models.efficientnet_lite import EfficientNetLite
+from rankiqa.models.heads import StatsHead
+
+__all__ = ["EnsembleStatsHead", "TopEnsemble", "ensemble_of", "top_parameter_names"]
+
+
+class _Top(nn.Module):
+    """One member's blocks ``cut ..``, head convolution and its batch norm."""
+
+    def __init__(self, net: EfficientNetLite, cut: int):
+        super().__init__()
+        self.blocks = nn.ModuleList(copy.deepcopy(net._blocks[i]) for i in range(cut, len(net._blocks)))
+        self._conv_head = copy.deepcopy(net._conv_head)
+        self._bn1 = copy.deepcopy(net._bn1)
+
+
+class TopEnsemble(EfficientNetLite):
+    """An EfficientNet-Lite whose top (blocks ``cut ..``, head convolution) exists ``members``
+    times: member 0's is the network's own, the others are in ``_tops``. The stem and blocks
+    ``0 .. cut-1`` run once.
+
+    :meth:`forward_taps` returns, for each member in turn, the tapped maps under the cut (the
+    same tensors for every member) followed by that member's tapped maps above it, so a stats
+    head over ``members`` times the taps of one network sees each member's statistics in its
+    own slice; ``tap_channels`` says so.
+    """
+
+    def __init__(self, stages: tuple[tuple[int, ...], ...], head: int, taps: str, cut: int,
+                 members: int):
+        super().__init__(stages, head, taps)
+        if not 0 < cut < len(self._blocks):
+            raise UserError(f"ensemble cut must be in 1..{len(self._blocks) - 1}, got {cut}")
+        if members < 1:
+            raise UserError(f"an ensemble needs at least one member, got {members}")
+        self.cut, self.members = int(cut), int(members)
+        self._tops = nn.ModuleList(_Top(self, cut) for _ in range(members - 1))
+        self.member_tap_channels = self.tap_channels
+        self.tap_channels = self.tap_channels * members
+
+    def _top_taps(self, member: int, x: torch.Tensor) -> list[torch.Tensor]:
+        if member == 0:
+            return super().forward_taps(x, start=self.cut)
+        top, outputs = self._tops[member - 1], []
+        for offset, block in enumerate(top.blocks):
+            x = block(x)
+            if self.cut + offset in self.tap_blocks:
+                outputs.append(x)
+        outputs.append(torch.nn.functional.relu6(top._bn1(top._conv_head(x))))
+        return outputs
+
+    def forward_taps(self, x: torch.Tensor, start: int = 0) -> list[torch.Tensor]:
+        if start:
+            raise UserError("an ensemble's taps start at the image")
+        below, mid = self.forward_bottom(x, self.cut)
+        return [t for m in range(self.members) for t in (*below, *self._top_taps(m, mid))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise UserError("an ensemble backbone has one output map per member: use forward_taps")
+
+
+class EnsembleStatsHead(nn.Module):
+    """The mean of ``members`` stats heads' linear scores, member ``k``'s head pooling the
+    ``k``-th slice of the taps (:meth:`TopEnsemble.forward_taps`) and its output mapped by
+    ``scale[k] * raw + offset[k]``.
+
+    ``norm`` (an identity) and ``fc`` (the members' standardisation, MLPs and score scales on
+    the pooled statistics of every tap) follow :class:`~rankiqa.models.heads.StatsHead`, so
+    region maps and exports treat both heads alike.
+    """
+
+    multi_level = True
+
+    def __init__(self, channels: tuple[int, ...], members: int, hidden: int = 256):
+        super().__init__()
+        self.members = int(members)
+        self.heads = nn.ModuleList(StatsHead(channels, hidden) for _ in range(members))
+        self.register_buffer("scale", torch.ones(members))
+        self.register_buffer("offset", torch.zeros(members))
+        self.width = 2 * sum(channels)
+        self.norm = nn.Identity()
+        self.fc = _MemberMean(self)
+
+    pool = staticmethod(StatsHead.pool)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.fc(self.pool(features)).squeeze(1)
+
+
+class _MemberMean(nn.Module):
+    """N×(members·width) pooled statistics → N×1 mean linear score of the members."""
+
+    def __init__(self, head: EnsembleStatsHead):
+        super().__init__()
+        self._head = [head]  # a plain list: no second registration of the head's parameters
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        head = self._head[0]
+        outs = []
+        for k, member in enumerate(head.heads):
+            part = pooled[:, k * head.width:(k + 1) * head.width]
+            outs.append(member.fc(member.norm(part)) * head.scale[k] + head.offset[k])
+        return torch.stack(outs).mean(0)
+
+
+def top_parameter_names(name: str, cut: int) -> bool:
+    """Whether a backbone state-dict key belongs to the top (blocks ``cut ..``, head
+    convolution and its batch norm).
+
+    >>> top_parameter_names("_blocks.11._bn0.weight", 11), top_parameter_names("_bn0.bias", 11)
+    (True, False)
+    """
+    if name.startswith("_blocks."):
+        return int(name.split(".")[1]) >= cut
+    return name.startswith(("_conv_head.", "_bn1."))
+
+
+def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -> nn.Module:
+    """One :class:`~rankiqa.models.QualityNet` scoring the mean linear score of ``nets``
+    (EfficientNet-Lite stats-head networks whose stem and blocks ``0 .. cut-1`` are equal, e.g.
+    ``rankiqa train-head`` runs on one ``--cut`` cache); ``scores`` are their model files'
+    score objects (offset, scale; the squash, applied after the mean, must be the same).
+    """
+
+    if len(nets) < 2:
+        raise UserError("an ensemble needs at least two models")
+    squashes = {s.get("squash") for s in scores}
+    if len(squashes) > 1:
+        raise UserError(f"models with different score squashes cannot be averaged: {squashes}")
+    first = nets[0]
+    for k, net in enumerate(nets):
+        if not isinstance(net.backbone, EfficientNetLite) or isinstance(net.backbone, TopEnsemble):
+            raise UserError(f"model {k + 1}: an ensemble needs EfficientNet-Lite networks")
+        if not isinstance(net.head, StatsHead):
+            raise UserError(f"model {k + 1}: an ensemble needs stats heads")
+        if net.config["backbone"] != first.config["backbone"] or (
+            net.config.get("head_hidden") != first.config.get("head_hidden")):
+            raise UserError(f"model {k + 1}: not the architecture of model 1")
+        for key, value in net.backbone.state_dict().items():
+            if not top_parameter_names(key, cut) and not torch.equal(
+                    value, first.backbone.state_dict()[key]):
+                raise UserError(f"model {k + 1}: its bottom (stem, blocks 0..{cut - 1}) differs "
+                                f"from model 1's ({key}): not trained on one --cut {cut} cache")
+    config = {**first.config, "ensemble": {"members": len(nets), "cut": int(cut)}}
+    ensemble = build_ensemble(config)
+    backbone = ensemble.backbone
+    backbone.load_state_dict(
+        {k: v for k, v in first.backbone.state_dict().items()}, strict=False)
+    for j, net in enumerate(nets[1:]):
+        top = backbone._tops[j]
+        state = net.backbone.state_dict()
+        top.load_state_dict({
+            **{f"blocks.{int(k.split('.')[1]) - cut}.{k.split('.', 2)[2]}": v
+               for k, v in state.items() if k.startswith("_blocks.") and top_parameter_names(k, cut)},
+            **{k: v for k, v in state.items() if k.startswith(("_conv_head.", "_bn1."))}})
+    for k, net in enumerate(nets):
+        ensemble.head.heads[k].load_state_dict(net.head.state_dict())
+        ensemble.head.scale[k] = float(scores[k].get("scale", 1.0))
+        ensemble.head.offset[k] = float(scores[k].get("offset", 0.0))
+    for key in ("mean", "std"):
+        getattr(ensemble, key).copy_(getattr(first, key))
+    return ensemble
+
+
+def build_ensemble(config: dict[str, Any]) -> nn.Module:
+    """The untrained ensemble network a model config with an ``ensemble`` entry describes."""
+    from rankiqa.models.backbones import BACKBONES
+    from rankiqa.models.quality import QualityNet
+
+    spec = BACKBONES[config["backbone"]]
+    single = spec.build()
+    if not isinstance(single, EfficientNetLite):
+        raise UserError(f"backbone {config['backbone']} cannot hold an ensemble "
+                        "(EfficientNet-Lite only)")
+    members, cut = int(config["ensemble"]["members"]), int(config["ensemble"]["cut"])
+    backbone = TopEnsemble(single.stages, single._bn1.num_features, single.taps, cut, members)
+    hidden = config.get("head_hidden")
+    head = EnsembleStatsHead(backbone.member_tap_channels, members,
+                             256 if hidden is None else int(hidden))
+    return QualityNet(backbone, head, dict(config))
