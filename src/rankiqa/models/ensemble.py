@@ -44,7 +44,9 @@ from rankiqa.core.errors import UserError
 from rankiqa.models.efficientnet_lite import EfficientNetLite
 from rankiqa.models.heads import StatsHead
 
-__all__ = ["EnsembleStatsHead", "TopEnsemble", "ensemble_of", "top_parameter_names"]
+__all__ = [
+    "EnsembleStatsHead", "TopEnsemble", "ensemble_of", "ensemble_parts", "top_parameter_names",
+]
 
 
 class _Top(nn.Module):
@@ -184,7 +186,7 @@ def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -
                 raise UserError(f"model {k + 1}: its bottom (stem, blocks 0..{cut - 1}) differs "
                                 f"from model 1's ({key}): not trained on one --cut {cut} cache")
     config = {**first.config, "ensemble": {"members": len(nets), "cut": int(cut)}}
-    ensemble = build_ensemble(config)
+    ensemble = type(first)(*ensemble_parts(config), config)  # a QualityNet like its members
     backbone = ensemble.backbone
     backbone.load_state_dict(
         {k: v for k, v in first.backbone.state_dict().items()}, strict=False)
@@ -204,13 +206,12 @@ def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -
     return ensemble
 
 
-def build_ensemble(config: dict[str, Any]) -> nn.Module:
-    """The untrained ensemble network a model config with an ``ensemble`` entry describes."""
+def ensemble_parts(config: dict[str, Any]) -> tuple[TopEnsemble, EnsembleStatsHead]:
+    """The untrained backbone and head of the ensemble a model config's ``ensemble`` entry
+    describes (:func:`rankiqa.models.model_from_config` wraps them in a ``QualityNet``)."""
     from rankiqa.models.backbones import BACKBONES
-    from rankiqa.models.quality import QualityNet
 
-    spec = BACKBONES[config["backbone"]]
-    single = spec.build()
+    single = BACKBONES[config["backbone"]].build()
     if not isinstance(single, EfficientNetLite):
         raise UserError(f"backbone {config['backbone']} cannot hold an ensemble "
                         "(EfficientNet-Lite only)")
@@ -219,4 +220,4 @@ def build_ensemble(config: dict[str, Any]) -> nn.Module:
     hidden = config.get("head_hidden")
     head = EnsembleStatsHead(backbone.member_tap_channels, members,
                              256 if hidden is None else int(hidden))
-    return QualityNet(backbone, head, dict(config))
+    return backbone, head

@@ -216,9 +216,9 @@ def model_from_config(config: dict[str, Any]) -> QualityNet:
     ([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
     """
     if "ensemble" in config:  # several trained tops on one bottom (rankiqa.models.ensemble)
-        from rankiqa.models.ensemble import build_ensemble
+        from rankiqa.models.ensemble import ensemble_parts
 
-        model = build_ensemble(config)
+        model = QualityNet(*ensemble_parts(config), dict(config))
     else:
         model = build_model(
             config["backbone"], config["head"], None, config.get("input_size"),
