@@ -172,6 +172,7 @@ def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -
     if len(squashes) > 1:
         raise UserError(f"models with different score squashes cannot be averaged: {squashes}")
     first = nets[0]
+    first_state = first.backbone.state_dict()
     for k, net in enumerate(nets):
         if not isinstance(net.backbone, EfficientNetLite) or isinstance(net.backbone, TopEnsemble):
             raise UserError(f"model {k + 1}: an ensemble needs EfficientNet-Lite networks")
@@ -181,15 +182,13 @@ def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -
             net.config.get("head_hidden") != first.config.get("head_hidden")):
             raise UserError(f"model {k + 1}: not the architecture of model 1")
         for key, value in net.backbone.state_dict().items():
-            if not top_parameter_names(key, cut) and not torch.equal(
-                    value, first.backbone.state_dict()[key]):
+            if not top_parameter_names(key, cut) and not torch.equal(value, first_state[key]):
                 raise UserError(f"model {k + 1}: its bottom (stem, blocks 0..{cut - 1}) differs "
                                 f"from model 1's ({key}): not trained on one --cut {cut} cache")
     config = {**first.config, "ensemble": {"members": len(nets), "cut": int(cut)}}
     ensemble = type(first)(*ensemble_parts(config), config)  # a QualityNet like its members
     backbone = ensemble.backbone
-    backbone.load_state_dict(
-        {k: v for k, v in first.backbone.state_dict().items()}, strict=False)
+    backbone.load_state_dict(first_state, strict=False)  # the bottom and member 0's top
     for j, net in enumerate(nets[1:]):
         top = backbone._tops[j]
         state = net.backbone.state_dict()
