@@ -94,13 +94,14 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
         raise UserError("--merge-folds needs at least two cross-validation parts "
                         "(--split-file with --split-index all)")
     for name, train_all, test, lockbox in parts:
-        heads, members, tasks = [], [], []
+        heads, members, tasks, member_splits = [], [], [], []
         for m in range(config.members):
             # averaged members share the first seed's validation part and initialisation; an
             # ensemble's member m is the whole run of seed + m
             member_config = replace(config, seed=config.seed + m) if ensemble else config
             if ensemble or m == 0:
                 val, train = _validation_split(train_all, member_config)
+                member_splits.append((val, train))
             task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m)
             trainer = Trainer(task, out / name / f"member-{m}",
                               iters=config.epochs * task.steps_per_epoch,
@@ -114,7 +115,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                             **({"val_srocc": round(best["val_srocc"], 4)} if len(val) else {})})
             tasks.append(task)
         if ensemble:
-            val, train = _validation_split(train_all, config)  # the first member's, reported
+            val, train = member_splits[0]  # the first member's, reported
             task = TopEnsembleTask(tasks, cache.cut)
         else:
             task.merged(heads)  # predictions of the merged model, same scale

@@ -217,7 +217,8 @@ class OnnxModel:
     def _head_weights(self) -> dict[str, np.ndarray]:
         if self._head is None:
             tensors, _ = read_numpy_tensors(self.path, prefix="head.")
-            self._head = {k.removeprefix("head."): v for k, v in tensors.items()}
+            # float64 once: the head runs on float64 region statistics
+            self._head = {k.removeprefix("head."): v.astype(np.float64) for k, v in tensors.items()}
         return self._head
 
     def _region_outputs(self, features, grid, overlap) -> np.ndarray:
@@ -260,7 +261,6 @@ class OnnxModel:
 
 def _stats_mlp(x: np.ndarray, w: dict[str, np.ndarray]) -> np.ndarray:
     """A stats head's BatchNorm and Linear/ReLU layers on ...×F features (weights by name)."""
-    w = {k: v.astype(np.float64) for k, v in w.items()}
     if "norm.weight" in w:
         eps = 1e-5
         x = (x - w["norm.running_mean"]) / np.sqrt(w["norm.running_var"] + eps)
