@@ -2,7 +2,10 @@
 the public API (decoding, input protocol and runtime as in ``rankiqa score``).
 
 Used for the lockbox of docs/results.md §6: it checks that a model file scores the photos as
-``rankiqa train-head`` predicted them from its feature cache.
+``rankiqa train-head`` predicted them from its feature cache. Each line also gives the 95 %
+percentile-bootstrap interval of SROCC and PLCC over the test photos (2,000 resamples,
+:func:`rankiqa.evaluation.metrics.bootstrap_interval`) and, from the second model on, the
+interval of its paired difference from the first model (``*_minus_first_ci95``).
 
     python benchmarks/split_scores.py --root ../shared/data/clive-dev/ChallengeDB_release \
         --split-file work/default-model/lockbox-splits.json --split-index 5 \
@@ -15,11 +18,11 @@ import argparse
 import json
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
 
 from rankiqa import load_model
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.splits import load_splits
+from rankiqa.evaluation.metrics import bootstrap_interval, plcc, srocc
 
 
 def main() -> None:
@@ -36,15 +39,23 @@ def main() -> None:
     split = load_splits(args.split_file, table)[args.split_index]
     paths = [str(table.records[i].path) for i in split.test]
     y = np.array([table.records[i].target for i in split.test])
-    def report(name: str, scores: np.ndarray) -> None:
-        print(json.dumps({
-            "model": name, "split": args.split_index, "lockbox": split.lockbox, "n": len(paths),
-            "srocc": round(float(spearmanr(scores, y)[0]), 4),
-            "plcc": round(float(pearsonr(scores, y)[0]), 4),
-            "min": round(float(scores.min()), 2), "max": round(float(scores.max()), 2),
-        }))
 
-    every = []
+    def interval(scores: np.ndarray, metric, baseline=None) -> list[float]:
+        return [round(v, 4) for v in bootstrap_interval(scores, y, baseline, metric)]
+
+    def report(name: str, scores: np.ndarray) -> None:
+        line = {
+            "model": name, "split": args.split_index, "lockbox": split.lockbox, "n": len(paths),
+            "srocc": round(srocc(scores, y), 4), "plcc": round(plcc(scores, y), 4),
+            "srocc_ci95": interval(scores, srocc), "plcc_ci95": interval(scores, plcc),
+            "min": round(float(scores.min()), 2), "max": round(float(scores.max()), 2),
+        }
+        if every and scores is not every[0]:
+            line["srocc_minus_first_ci95"] = interval(scores, srocc, every[0])
+            line["plcc_minus_first_ci95"] = interval(scores, plcc, every[0])
+        print(json.dumps(line))
+
+    every: list[np.ndarray] = []
     for name in args.model:
         every.append(np.array(load_model(name).score(paths)))
         report(name, every[-1])

@@ -10,6 +10,7 @@ from scipy import stats
 
 from rankiqa.evaluation.metrics import (
     METRIC_KEYS,
+    bootstrap_interval,
     fit_logistic,
     iqa_metrics,
     krocc,
@@ -94,3 +95,33 @@ def test_summarise():
     assert s["mean"] == pytest.approx(0.7)
     assert s["std"] == pytest.approx(np.std([0.5, 0.7, 0.9]))
     assert s["count"] == 3
+
+
+def _noisy(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mos = rng.normal(size=n)
+    return mos + noise * rng.normal(size=n), mos
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_more_images():
+    widths = []
+    for n in (50, 800):
+        pred, mos = _noisy(n, 1.0, seed=n)
+        low, high = bootstrap_interval(pred, mos, resamples=500)
+        assert low < srocc(pred, mos) < high
+        widths.append(high - low)
+    # the width of a correlation's interval falls roughly as 1/sqrt(n): 4x fewer at 16x images
+    assert widths[1] < widths[0] / 2.5
+    pred, mos = _noisy(200, 1.0, seed=0)
+    assert bootstrap_interval(pred, mos, metric=plcc, resamples=300, seed=3) == bootstrap_interval(
+        pred, mos, metric=plcc, resamples=300, seed=3)
+
+
+def test_paired_bootstrap_difference_of_two_models():
+    pred, mos = _noisy(300, 0.5, seed=1)
+    worse = mos + 1.5 * np.random.default_rng(2).normal(size=300)
+    low, high = bootstrap_interval(pred, mos, baseline=worse, resamples=500)
+    assert 0 < low < srocc(pred, mos) - srocc(worse, mos) < high
+    assert bootstrap_interval(pred, mos, baseline=pred, resamples=200) == (0.0, 0.0)
+    with pytest.raises(ValueError):
+        bootstrap_interval(pred, mos, baseline=worse[:10])

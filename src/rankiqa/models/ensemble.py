@@ -5,8 +5,9 @@ blocks ``0 .. cut-1`` of an EfficientNet-Lite (the part ``rankiqa features --cut
 Members differ only above the cut: blocks ``cut ..``, the head convolution and the stats head.
 The ensemble's output is the mean of the members' *linear* scores (each member's
 ``offset + scale * raw``, its model file's score scale folded in), so its model file keeps one
-score object: ``offset`` 0, ``scale`` 1 and the members' squash. With the top at about an eighth
-of Lite0's time (500 px), three members cost about 1.25 networks.
+score object: ``offset`` 0, ``scale`` 1 and the members' squash. Each member after the first
+costs about 0.21 of one Lite0 network in ONNX Runtime (500 px, one thread; measured in
+docs/results.md §11), so two members cost about 1.21 networks.
 
 :class:`TopEnsemble` is the backbone (the bottom once, then every member's top; its
 :meth:`~TopEnsemble.forward_taps` lists each member's taps, the bottom's repeated, so region
