@@ -16,7 +16,7 @@ from rankiqa.core.checkpoint import save_checkpoint
 from rankiqa.data.iqa import load_iqa_dataset
 from rankiqa.data.iqa.dataset import IQAImages
 from rankiqa.data.iqa.transforms import eval_views
-from rankiqa.evaluation.metrics import srocc
+from rankiqa.evaluation.metrics import bootstrap_interval, srocc
 from rankiqa.evaluation.protocol import predict
 from rankiqa.models import build_model
 from rankiqa.training.checkpoint import model_state
@@ -78,6 +78,14 @@ def test_evaluate_json(tmp_path, tiny_checkpoint, capsys):
     pred = report["predictions"]["prediction"]
     targets = report["predictions"]["target"]
     assert only["metrics"]["srocc"] == pytest.approx(srocc(pred, targets))
+    # the interval is the bootstrap over these 12 images, around the estimate
+    low, high = only["srocc_ci95"]
+    assert low <= only["metrics"]["srocc"] <= high and high - low > 0
+    assert [low, high] == [round(v, 4) for v in bootstrap_interval(pred, targets, resamples=1000)]
+    text_args = ["evaluate", "--model", str(tiny_checkpoint), "--dataset", "csv", "--root", str(csv)]
+    assert main([*text_args, "--no-progress"]) == 0
+    assert f"SROCC 95 % bootstrap interval over the images: [{low:.4f}, {high:.4f}]" in (
+        capsys.readouterr().out)
     # the predictions are the network's mean over the 2×2 grid of 64-px crops of the 80-px image
     from rankiqa.models.loading import load_quality_net
 
