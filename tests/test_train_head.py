@@ -80,6 +80,8 @@ def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
     results = json.loads((out / "results.json").read_text())
     assert sorted(results["parts"]) == ["split0", "split1", "split2"]  # never the lockbox
     assert results["pooled"]["n"] == 18
+    low, high = results["pooled"]["srocc_ci95"]  # bootstrap over the 18 out-of-fold photos
+    assert low <= results["pooled"]["srocc"] <= high and low < high
     part = results["parts"]["split0"]
     assert len(part["members"]) == 2 and 0.0 <= part["pairs"] <= 1.0
     for m in range(2):

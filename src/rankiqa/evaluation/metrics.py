@@ -194,6 +194,11 @@ def summarise(
         }
     return summary
 
+#: resamples of the SROCC bootstrap interval reports carry (~1 s for 200 images)
+CI_RESAMPLES = 1000
+#: fewer test images than this get no interval in reports
+CI_MIN_IMAGES = 10
+
 
 def bootstrap_interval(
     pred: Sequence[float],

@@ -19,7 +19,14 @@ from torch.utils.data import DataLoader
 from rankiqa.data.iqa.dataset import EvalViews, IQAImages
 from rankiqa.data.iqa.records import IQATable
 from rankiqa.data.splits import Split
-from rankiqa.evaluation.metrics import METRIC_KEYS, bootstrap_interval, iqa_metrics, summarise
+from rankiqa.evaluation.metrics import (
+    CI_MIN_IMAGES,
+    CI_RESAMPLES,
+    METRIC_KEYS,
+    bootstrap_interval,
+    iqa_metrics,
+    summarise,
+)
 from rankiqa.models.head_specs import any_size_heads, head_spec
 
 
@@ -79,12 +86,6 @@ def predict(
         out.extend(model.score_views([v for v, _ in batch]))
     model.train(was_training)
     return np.asarray(out, dtype=np.float64)
-
-
-#: resamples of the SROCC bootstrap interval of each split (~1 s for 200 images)
-CI_RESAMPLES = 1000
-#: fewer test images than this get no interval
-CI_MIN_IMAGES = 10
 
 
 def split_report(

@@ -21,6 +21,7 @@ from scipy.stats import pearsonr, spearmanr
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_json
 from rankiqa.core.model_file import build_metadata, save_model_file, scale_scores
+from rankiqa.evaluation.metrics import CI_MIN_IMAGES, CI_RESAMPLES, bootstrap_interval
 from rankiqa.models.ensemble import ensemble_of
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
 from rankiqa.training.head import HeadTask, pair_accuracy
@@ -60,7 +61,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
 
     Writes ``OUT/PART/member-K/`` (trainer runs), ``OUT/PART/model.safetensors`` and
     ``OUT/results.json`` (per part: validation, test SROCC/PLCC, synthetic pairs; the pooled
-    out-of-fold numbers over cross-validation parts).
+    out-of-fold numbers over cross-validation parts, with SROCC's 95 % bootstrap interval).
     """
     if config.members < 1 or config.epochs < 1 or config.batch_size < 1:
         raise UserError("--members, --epochs and --batch-size must be positive")
@@ -144,6 +145,9 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
         y = task.targets[pooled_idx]
         results["pooled"] = {"srocc": float(spearmanr(pooled_pred, y)[0]),
                              "plcc": float(pearsonr(pooled_pred, y)[0]), "n": len(pooled_idx)}
+        if len(pooled_idx) >= CI_MIN_IMAGES:
+            results["pooled"]["srocc_ci95"] = list(
+                bootstrap_interval(pooled_pred, y, resamples=CI_RESAMPLES))
     if config.merge_folds:
         results["merged"] = _merge_folds(config, cache, evalset, task, fold_states, fold_scores,
                                          out / "merged")
