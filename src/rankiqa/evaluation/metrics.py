@@ -194,6 +194,7 @@ def summarise(
         }
     return summary
 
+
 #: resamples of the SROCC bootstrap interval reports carry (~1 s for 200 images)
 CI_RESAMPLES = 1000
 #: fewer test images than this get no interval in reports
