@@ -275,3 +275,81 @@ def test_ensemble_refusals_are_one_line_errors(cut_caches, tmp_path, capsys) -> 
     assert main(["train-head", str(plain), "--out", str(tmp_path / "run"), "--members", "2",
                  "--combine", "ensemble"]) == 2
     assert "--combine ensemble" in capsys.readouterr().err
+
+
+def test_ranking_alone_then_init_continues_each_part_from_its_own_model(cut_caches,
+                                                                         capsys) -> None:
+    """RankIQA's two stages on the top: `--mos-weight 0` trains on the ranked sets alone
+    (no opinion-scored row runs), then `--init RUN_DIR` starts each part from the same-named
+    part of that run, head standardisation included."""
+    from rankiqa.training.options import HeadConfig
+    from rankiqa.training.top import TopTask
+
+    root, csv, iqa, rank = cut_caches
+    splits = root / "splits-init.json"
+    assert main(["datasets", "--dataset", "csv", "--root", str(csv), "--make-splits",
+                 str(splits), "--folds", "2"]) == 0
+    common = ["--rank-features", str(rank), "--epochs", "1", "--batch-size", "4", "--members",
+              "1", "--hidden", "8", "--lr", "1e-4", "--block-lr", "1e-4", "--val-fraction", "0",
+              "--split-file", str(splits)]
+    stage1, stage2 = root / "stage1", root / "stage2"
+    assert main(["train-head", str(iqa), "--out", str(stage1), "--mos-weight", "0",
+                 *common]) == 0
+    log = (stage1 / "split0" / "member-0" / "metrics.csv").read_text().splitlines()
+    assert "rank_loss" in log[0] and "mos_loss" not in log[0]
+    firsts = [load_model_file(stage1 / f"split{k}" / "model.safetensors") for k in (0, 1)]
+    key = "_blocks.12._project_conv.weight"
+    assert not torch.equal(firsts[0].net.backbone.state_dict()[key],
+                           firsts[1].net.backbone.state_dict()[key])
+    assert firsts[0].metadata["training"]["mos_weight"] == 0.0
+
+    # the task of split 1 starts exactly where stage 1's split 1 ended
+    cache, ranked = read_features(iqa), read_features(rank)
+    config = HeadConfig(features=str(iqa), out="unused", hidden=8, init=str(stage1))
+    task = TopTask(config, cache, [ranked], np.arange(10), np.zeros(0, int), seed=0,
+                   init=stage1 / "split1" / "model.safetensors")
+    for name, value in firsts[1].net.state_dict().items():
+        assert torch.equal(task.model.net.state_dict()[name], value), name
+
+    assert main(["train-head", str(iqa), "--out", str(stage2), "--init", str(stage1),
+                 *common]) == 0
+    second = load_model_file(stage2 / "split0" / "model.safetensors")
+    assert second.metadata["training"]["init"] == str(stage1)
+    moved = second.net.backbone.state_dict()[key]
+    assert not torch.equal(moved, firsts[0].net.backbone.state_dict()[key])
+    # two steps at 1e-4 move the block a little from its start, less than from the other
+    # part's start
+    start = firsts[0].net.backbone.state_dict()[key]
+    other = firsts[1].net.backbone.state_dict()[key]
+    assert (moved - start).norm() < (moved - other).norm()
+
+
+def test_init_and_mos_weight_refusals_are_one_line_errors(cut_caches, tmp_path,
+                                                           capsys) -> None:
+    from rankiqa.inference.model.loading import untrained_model
+    from rankiqa.inference.model.saving import save_model
+
+    root, csv, iqa, rank = cut_caches
+
+    def refused(*args: str) -> str:
+        assert main(["train-head", str(iqa), "--out", str(tmp_path / "run"), "--epochs", "1",
+                     "--members", "1", "--hidden", "8", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and not (tmp_path / "run").exists()
+        return err
+
+    assert "--rank-features" in refused("--mos-weight", "0")
+    assert "--rank-weight" in refused("--mos-weight", "0", "--rank-features", str(rank),
+                                      "--rank-weight", "0")
+    assert "no such" in refused("--init", str(tmp_path / "missing.safetensors"))
+    (tmp_path / "empty-run").mkdir()
+    assert "all/model.safetensors" in refused("--init", str(tmp_path / "empty-run"))
+    random_bottom = save_model(untrained_model("efficientnet_lite0", head="stats", seed=0),
+                               tmp_path / "random.safetensors")
+    assert "bottom" in refused("--init", str(random_bottom))
+    plain = tmp_path / "plain.safetensors"
+    assert main(["features", str(csv), "-o", str(plain), "--dataset", "csv",
+                 "--resize", RESIZE]) == 0
+    assert main(["train-head", str(plain), "--out", str(tmp_path / "run"), "--init",
+                 str(random_bottom)]) == 2
+    assert "--cut" in capsys.readouterr().err

@@ -61,6 +61,13 @@ def add_parser(subparsers) -> None:
         help="hidden width of each head; 0: linear heads (default %(default)s)")
     add("--rank-weight", type=non_negative_float,
         help="weight of the ranking term; 0: opinion scores only (default %(default)s)")
+    add("--mos-weight", type=non_negative_float,
+        help="weight of the opinion-score term; 0: the ranking term alone, RankIQA's first "
+        "stage (default %(default)s)")
+    add("--init", metavar="MODEL|RUN_DIR",
+        help="top training only: start from a model file trained on a cache with the same "
+        "frozen bottom, or from a run folder whose part of the same name starts each part "
+        "(RankIQA's second stage after a --mos-weight 0 run); default: ImageNet top, new head")
     add("--rank-groups", type=positive_int, help="ranked sequences per step (default %(default)s)")
     add("--margin", type=positive_float,
         help="ranking hinge margin, in MOS standard deviations (default %(default)s)")

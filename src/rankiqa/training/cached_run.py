@@ -86,6 +86,12 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     if ensemble and (task_type is not TopTask or config.merge_folds):
         raise UserError("--combine ensemble joins trained tops: it needs a cache made with "
                         "`rankiqa features --cut K`, and no --merge-folds")
+    if config.mos_weight == 0 and (not ranked or config.rank_weight == 0):
+        raise UserError("--mos-weight 0 trains the ranking term alone: it needs --rank-features "
+                        "and a --rank-weight above 0")
+    if config.init is not None and task_type is not TopTask:
+        raise UserError("--init goes on training a top: it needs a cache made with "
+                        "`rankiqa features --cut K`")
     fold_states: list[dict[str, torch.Tensor]] = []
     fold_scores: list[dict[str, Any]] = []
     results: dict[str, Any] = {"config": asdict(config), "parts": {}}
@@ -94,8 +100,10 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     if config.merge_folds and sum(not lockbox for *_, lockbox in parts) < 2:
         raise UserError("--merge-folds needs at least two cross-validation parts "
                         "(--split-file with --split-index all)")
+    starts = {name: _init_file(config, name) for name, *_ in parts}
     for name, train_all, test, lockbox in parts:
         heads, members, tasks, member_splits = [], [], [], []
+        start = {"init": starts[name]} if starts[name] is not None else {}
         for m in range(config.members):
             # averaged members share the first seed's validation part and initialisation; an
             # ensemble's member m is the whole run of seed + m
@@ -103,7 +111,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             if ensemble or m == 0:
                 val, train = _validation_split(train_all, member_config)
                 member_splits.append((val, train))
-            task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m)
+            task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m,
+                             **start)
             trainer = Trainer(task, out / name / f"member-{m}",
                               iters=config.epochs * task.steps_per_epoch,
                               val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
@@ -153,6 +162,23 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                                          out / "merged")
     write_json(out / "results.json", results)
     return results
+
+
+def _init_file(config: HeadConfig, part: str) -> Path | None:
+    """The model file that starts a part (``--init``): the file itself, or a run folder's part
+    of the same name."""
+    if config.init is None:
+        return None
+    init = Path(config.init)
+    if init.is_dir():
+        path = init / part / "model.safetensors"
+        if not path.is_file():
+            raise UserError(f"--init {init}: a run folder without {part}/model.safetensors "
+                            f"(it must hold every part asked for)")
+        return path
+    if not init.is_file():
+        raise UserError(f"--init {init}: no such model file or run folder")
+    return init
 
 
 def _validation_split(train_all: np.ndarray, config: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +252,8 @@ def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module,
                   "combine": config.combine, "seed": config.seed,
                   "weights": "float16" if config.half else "float32",
                   "epochs": config.epochs, "rank_weight": config.rank_weight,
+                  "mos_weight": config.mos_weight,
+                  **({} if config.init is None else {"init": config.init}),
                   "trainable": trainable,
                   **({} if cache.cut is None else {"cut": cache.cut, "block_lr": config.block_lr})},
         metrics={k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},

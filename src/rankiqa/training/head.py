@@ -83,12 +83,13 @@ class HeadTask:
     def loss(self, step: int, batch: Any) -> dict[str, torch.Tensor]:
         idx, flips, groups = batch
         rows = [self.rows[f].get(i, self.rows[0][i]) for i, f in zip(idx, flips, strict=True)]
-        raw = self.scores(self.cache, rows)
-        pred = scale_scores(raw, self.score)
-        y = torch.tensor(self.targets[idx], dtype=torch.float32)
-        mos = F.mse_loss(pred / self.sd, y / self.sd)
-        terms = {"mos_loss": mos}
-        total = mos
+        terms: dict[str, torch.Tensor] = {}
+        total = torch.zeros(())
+        if self.config.mos_weight > 0:  # 0: ranking alone, no opinion-scored row runs
+            pred = scale_scores(self.scores(self.cache, rows), self.score)
+            y = torch.tensor(self.targets[idx], dtype=torch.float32)
+            terms["mos_loss"] = F.mse_loss(pred / self.sd, y / self.sd)
+            total = self.config.mos_weight * terms["mos_loss"]
         if groups and self.config.rank_weight > 0:
             rank = 0.0
             for g in groups:

@@ -132,8 +132,14 @@ class HeadConfig:
     weight_decay: float = 1e-4
     hidden: int = 256
     rank_weight: float = 1.0
+    #: weight of the opinion-score term; 0: the ranking term alone (RankIQA's first stage)
+    mos_weight: float = 1.0
     rank_groups: int = 2  #: ranked sequences per step
     margin: float = 0.5  #: hinge margin, in MOS standard deviations
+    #: top training only: start from a model file trained on a cache with the same bottom (its
+    #: top, head and head standardisation), or from a run folder, whose part of the same name
+    #: (``INIT/PART/model.safetensors``) starts each part; ``None``: ImageNet top, new head
+    init: str | None = None
     members: int = 3  #: heads from seeds ``seed .. seed+members-1``, merged into one
     #: how members become one model: ``average`` (their weights: one initialisation, the seeds
     #: change batch order and mirrors) or ``ensemble`` (top training only: each member a whole

@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from rankiqa.training.features import FeatureCache
 from rankiqa.training.head import HeadTask
 from rankiqa.training.options import HeadConfig
 
-__all__ = ["TopModel", "TopTask", "average_states"]
+__all__ = ["TopModel", "TopTask", "average_states", "initial_network"]
 
 
 class TopModel(nn.Module):
@@ -111,6 +112,37 @@ def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
             for k, v in first.items()}
 
 
+def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
+    """The network of a model file, to go on training its top on ``cache`` (``train-head
+    --init``): one EfficientNet-Lite stats-head network (not an ensemble) whose frozen bottom
+    (stem, blocks ``0 .. cut-1``) is the one that made the cache, up to float16 rounding."""
+    from rankiqa.core.model_file import read_model_file
+    from rankiqa.models.ensemble import top_parameter_names
+    from rankiqa.models.quality import model_from_config
+
+    state, meta = read_model_file(path)
+    config = meta["model_config"]
+    if config.get("ensemble") or config.get("head") != "stats":
+        raise UserError(f"--init {path}: needs one stats-head network, not "
+                        f"{'an ensemble' if config.get('ensemble') else config.get('head')}")
+    if config.get("backbone") != cache.meta["backbone"]:
+        raise UserError(f"--init {path}: a {config.get('backbone')} network; the cache was made "
+                        f"with {cache.meta['backbone']}")
+    try:
+        net = model_from_config(config)
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise UserError(f"--init {path}: weights do not match its model_config ({exc})") from None
+    bottom = build_model(cache.meta["backbone"], "stats", cache.meta["weights"]).backbone
+    for key, value in bottom.state_dict().items():
+        if top_parameter_names(key, cache.cut) or not value.is_floating_point():
+            continue
+        if not torch.allclose(net.backbone.state_dict()[key], value, rtol=1e-3, atol=1e-5):
+            raise UserError(f"--init {path}: its frozen bottom ({key}) is not the one that made "
+                            f"the cache (blocks 0..{cache.cut - 1} must be the cache's)")
+    return net
+
+
 #: the smallest side of a ``--map-crop`` window, in cells of the cached map: the stride-2
 #: stage above the cut turns 3 cells into 1 and 4 into 2, and one cell has no standard deviation
 MIN_CROP_CELLS = 4
@@ -129,15 +161,20 @@ class TopTask(HeadTask):
     kind = "top"
 
     def __init__(self, config: HeadConfig, cache: FeatureCache, ranked: list[FeatureCache],
-                 train: np.ndarray, val: np.ndarray, seed: int):
+                 train: np.ndarray, val: np.ndarray, seed: int, init: str | Path | None = None):
         if cache.maps is None:
             raise UserError(f"{config.features}: has no cut (rankiqa features --cut K)")
         super().__init__(config, cache, ranked, train, val, seed)
         torch.manual_seed(config.seed)
-        net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
-                          head_hidden=None if config.hidden == 256 else config.hidden)
+        if init is None:
+            net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
+                              head_hidden=None if config.hidden == 256 else config.hidden)
+        else:
+            net = initial_network(init, cache)
         self.model = TopModel(net, cache.cut).eval()
         self._crop_rng = np.random.default_rng([seed, 11])  # --map-crop windows
+        if init is not None:
+            return  # the start's head standardisation belongs to its weights
         seen = [self.rows[f][i] for i in train for f in (0, 1) if i in self.rows[f]]
         with torch.no_grad():  # a fixed standardisation: the frozen network's statistics
             pooled = torch.cat([self.model.pooled([cache.maps[r] for r in seen[k:k + 64]],
