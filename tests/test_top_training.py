@@ -347,6 +347,12 @@ def test_init_and_mos_weight_refusals_are_one_line_errors(cut_caches, tmp_path,
     random_bottom = save_model(untrained_model("efficientnet_lite0", head="stats", seed=0),
                                tmp_path / "random.safetensors")
     assert "bottom" in refused("--init", str(random_bottom))
+    from rankiqa.inference.model.ensembling import ensemble_models
+
+    pair = [save_model(untrained_model("efficientnet_lite0", head="stats", seed=0),
+                       tmp_path / f"same{k}.safetensors") for k in (0, 1)]  # one bottom
+    joined = ensemble_models(pair, tmp_path / "joined.safetensors", cut=11)
+    assert "ensemble" in refused("--init", str(joined))
     plain = tmp_path / "plain.safetensors"
     assert main(["features", str(csv), "-o", str(plain), "--dataset", "csv",
                  "--resize", RESIZE]) == 0
