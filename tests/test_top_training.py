@@ -353,6 +353,9 @@ def test_init_and_mos_weight_refusals_are_one_line_errors(cut_caches, tmp_path,
                        tmp_path / f"same{k}.safetensors") for k in (0, 1)]  # one bottom
     joined = ensemble_models(pair, tmp_path / "joined.safetensors", cut=11)
     assert "ensemble" in refused("--init", str(joined))
+    compact = save_model(untrained_model("efficientnet_lite0", head="compact", seed=0),
+                         tmp_path / "compact.safetensors")
+    assert "stats-head" in refused("--init", str(compact))
     plain = tmp_path / "plain.safetensors"
     assert main(["features", str(csv), "-o", str(plain), "--dataset", "csv",
                  "--resize", RESIZE]) == 0

@@ -33,6 +33,7 @@ from torch import nn
 
 from rankiqa.core.errors import UserError
 from rankiqa.models import build_model
+from rankiqa.models.heads import StatsHead
 from rankiqa.models.quality import QualityNet
 from rankiqa.training.features import FeatureCache
 from rankiqa.training.head import HeadTask
@@ -122,9 +123,8 @@ def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
 
     state, meta = read_model_file(path)
     config = meta["model_config"]
-    if config.get("ensemble") or config.get("head") != "stats":
-        raise UserError(f"--init {path}: needs one stats-head network, not "
-                        f"{'an ensemble' if config.get('ensemble') else config.get('head')}")
+    if config.get("ensemble"):
+        raise UserError(f"--init {path}: needs one network, not an ensemble")
     if config.get("backbone") != cache.meta["backbone"]:
         raise UserError(f"--init {path}: a {config.get('backbone')} network; the cache was made "
                         f"with {cache.meta['backbone']}")
@@ -133,6 +133,8 @@ def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
         net.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, RuntimeError, TypeError) as exc:
         raise UserError(f"--init {path}: weights do not match its model_config ({exc})") from None
+    if not isinstance(net.head, StatsHead):
+        raise UserError(f"--init {path}: needs a stats-head network, not {type(net.head).__name__}")
     bottom = build_model(cache.meta["backbone"], "stats", cache.meta["weights"]).backbone
     for key, value in bottom.state_dict().items():
         if top_parameter_names(key, cache.cut) or not value.is_floating_point():
