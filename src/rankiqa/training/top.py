@@ -136,10 +136,11 @@ def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
     if not isinstance(net.head, StatsHead):
         raise UserError(f"--init {path}: needs a stats-head network, not {type(net.head).__name__}")
     bottom = build_model(cache.meta["backbone"], "stats", cache.meta["weights"]).backbone
+    start = net.backbone.state_dict()
     for key, value in bottom.state_dict().items():
         if top_parameter_names(key, cache.cut) or not value.is_floating_point():
             continue
-        if not torch.allclose(net.backbone.state_dict()[key], value, rtol=1e-3, atol=1e-5):
+        if not torch.allclose(start[key], value, rtol=1e-3, atol=1e-5):
             raise UserError(f"--init {path}: its frozen bottom ({key}) is not the one that made "
                             f"the cache (blocks 0..{cache.cut - 1} must be the cache's)")
     return net
