@@ -117,22 +117,16 @@ def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
     """The network of a model file, to go on training its top on ``cache`` (``train-head
     --init``): one EfficientNet-Lite stats-head network (not an ensemble) whose frozen bottom
     (stem, blocks ``0 .. cut-1``) is the one that made the cache, up to float16 rounding."""
-    from rankiqa.core.model_file import read_model_file
+    from rankiqa.inference.model.loading import load_model_file
     from rankiqa.models.ensemble import top_parameter_names
-    from rankiqa.models.quality import model_from_config
 
-    state, meta = read_model_file(path)
-    config = meta["model_config"]
+    model = load_model_file(path)
+    config, net = model.metadata["model_config"], model.net
     if config.get("ensemble"):
         raise UserError(f"--init {path}: needs one network, not an ensemble")
     if config.get("backbone") != cache.meta["backbone"]:
         raise UserError(f"--init {path}: a {config.get('backbone')} network; the cache was made "
                         f"with {cache.meta['backbone']}")
-    try:
-        net = model_from_config(config)
-        net.load_state_dict({k: v.float() for k, v in state.items()})
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise UserError(f"--init {path}: weights do not match its model_config ({exc})") from None
     if not isinstance(net.head, StatsHead):
         raise UserError(f"--init {path}: needs a stats-head network, not {type(net.head).__name__}")
     bottom = build_model(cache.meta["backbone"], "stats", cache.meta["weights"]).backbone
