@@ -46,7 +46,8 @@ from rankiqa.models.efficientnet_lite import EfficientNetLite
 from rankiqa.models.heads import StatsHead
 
 __all__ = [
-    "EnsembleStatsHead", "TopEnsemble", "ensemble_of", "ensemble_parts", "top_parameter_names",
+    "EnsembleStatsHead", "TopEnsemble", "bottom_difference", "ensemble_of", "ensemble_parts",
+    "top_parameter_names",
 ]
 
 
@@ -160,6 +161,24 @@ def top_parameter_names(name: str, cut: int) -> bool:
     return name.startswith(("_conv_head.", "_bn1."))
 
 
+def bottom_difference(state: dict[str, torch.Tensor], reference: dict[str, torch.Tensor],
+                      cut: int, rtol: float = 0.0, atol: float = 0.0) -> str | None:
+    """The first backbone state-dict key below ``cut`` (stem, blocks ``0 .. cut-1``) whose
+    floating-point tensors differ beyond ``rtol``/``atol`` (0: exactly), or ``None``.
+
+    >>> a = {"_conv_stem.weight": torch.ones(2), "_blocks.11._bn0.weight": torch.ones(2)}
+    >>> b = {"_conv_stem.weight": torch.ones(2), "_blocks.11._bn0.weight": torch.zeros(2)}
+    >>> bottom_difference(a, b, 11) is None, bottom_difference(a, b, 12)
+    (True, '_blocks.11._bn0.weight')
+    """
+    for key, value in reference.items():
+        if top_parameter_names(key, cut) or not value.is_floating_point():
+            continue
+        if not torch.allclose(state[key], value, rtol=rtol, atol=atol):
+            return key
+    return None
+
+
 def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -> nn.Module:
     """One :class:`~rankiqa.models.QualityNet` scoring the mean linear score of ``nets``
     (EfficientNet-Lite stats-head networks whose stem and blocks ``0 .. cut-1`` are equal, e.g.
@@ -182,10 +201,10 @@ def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -
         if net.config["backbone"] != first.config["backbone"] or (
             net.config.get("head_hidden") != first.config.get("head_hidden")):
             raise UserError(f"model {k + 1}: not the architecture of model 1")
-        for key, value in net.backbone.state_dict().items():
-            if not top_parameter_names(key, cut) and not torch.equal(value, first_state[key]):
-                raise UserError(f"model {k + 1}: its bottom (stem, blocks 0..{cut - 1}) differs "
-                                f"from model 1's ({key}): not trained on one --cut {cut} cache")
+        key = bottom_difference(net.backbone.state_dict(), first_state, cut)
+        if key is not None:
+            raise UserError(f"model {k + 1}: its bottom (stem, blocks 0..{cut - 1}) differs "
+                            f"from model 1's ({key}): not trained on one --cut {cut} cache")
     config = {**first.config, "ensemble": {"members": len(nets), "cut": int(cut)}}
     ensemble = type(first)(*ensemble_parts(config), config)  # a QualityNet like its members
     backbone = ensemble.backbone

@@ -82,10 +82,10 @@ class HeadTask:
 
     def loss(self, step: int, batch: Any) -> dict[str, torch.Tensor]:
         idx, flips, groups = batch
-        rows = [self.rows[f].get(i, self.rows[0][i]) for i, f in zip(idx, flips, strict=True)]
         terms: dict[str, torch.Tensor] = {}
         total = torch.zeros(())
         if self.config.mos_weight > 0:  # 0: ranking alone, no opinion-scored row runs
+            rows = [self.rows[f].get(i, self.rows[0][i]) for i, f in zip(idx, flips, strict=True)]
             pred = scale_scores(self.scores(self.cache, rows), self.score)
             y = torch.tensor(self.targets[idx], dtype=torch.float32)
             terms["mos_loss"] = F.mse_loss(pred / self.sd, y / self.sd)

@@ -118,7 +118,7 @@ def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
     --init``): one EfficientNet-Lite stats-head network (not an ensemble) whose frozen bottom
     (stem, blocks ``0 .. cut-1``) is the one that made the cache, up to float16 rounding."""
     from rankiqa.inference.model.loading import load_model_file
-    from rankiqa.models.ensemble import top_parameter_names
+    from rankiqa.models.ensemble import bottom_difference
 
     model = load_model_file(path)
     config, net = model.metadata["model_config"], model.net
@@ -130,13 +130,11 @@ def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
     if not isinstance(net.head, StatsHead):
         raise UserError(f"--init {path}: needs a stats-head network, not {type(net.head).__name__}")
     bottom = build_model(cache.meta["backbone"], "stats", cache.meta["weights"]).backbone
-    start = net.backbone.state_dict()
-    for key, value in bottom.state_dict().items():
-        if top_parameter_names(key, cache.cut) or not value.is_floating_point():
-            continue
-        if not torch.allclose(start[key], value, rtol=1e-3, atol=1e-5):
-            raise UserError(f"--init {path}: its frozen bottom ({key}) is not the one that made "
-                            f"the cache (blocks 0..{cache.cut - 1} must be the cache's)")
+    key = bottom_difference(net.backbone.state_dict(), bottom.state_dict(), cache.cut,
+                            rtol=1e-3, atol=1e-5)  # float16 files round the bottom
+    if key is not None:
+        raise UserError(f"--init {path}: its frozen bottom ({key}) is not the one that made "
+                        f"the cache (blocks 0..{cache.cut - 1} must be the cache's)")
     return net
 
 
