@@ -179,3 +179,51 @@ def test_split_file_of_another_dataset_is_refused(caches, tmp_path, capsys) -> N
                  str(other)])
     assert code == 2 and "made for 30 images" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_ranked_sets_of_the_scored_photos_stay_inside_each_training_part(caches, tmp_path,
+                                                                          capsys) -> None:
+    from rankiqa.data.splits import load_splits
+    from rankiqa.training.head import HeadTask, scored_references
+    from rankiqa.training.options import HeadConfig
+
+    root, csv, iqa_cache, rank_cache = caches
+    photos = tmp_path / "photos"  # four of the scored photos, distorted by `rankiqa distort`
+    photos.mkdir()
+    for i in range(4):
+        (photos / f"b{i}.png").write_bytes((csv.parent / f"b{i}.png").read_bytes())
+    own = tmp_path / "own.safetensors"
+    assert main(["distort", str(photos), str(tmp_path / "ranked"), "--preset", "exposure",
+                 "--workers", "0", "--no-progress"]) == 0
+    assert main(["features", str(tmp_path / "ranked"), "-o", str(own), "--resize", RESIZE,
+                 "--no-flip"]) == 0
+    cache, ranked = read_features(iqa_cache), read_features(own)
+    photo = scored_references(cache, ranked, str(own))
+    ids = {i: cache.rows[k]["id"] for i, k in cache.rows_of(0).items()}
+    assert {ref: ids[i] for ref, i in photo.items()} == {f"b{i}": f"b{i}.png" for i in range(4)}
+    config = HeadConfig(features=str(iqa_cache), out=str(tmp_path / "unused"))
+    sizes = []
+    for split in load_splits(root / "splits.json"):
+        train = np.array(split.train[: len(split.train) // 2])  # the rest: test, validation
+        task = HeadTask(config, cache, [], train, np.zeros(0, int), 0, scored=[(ranked, photo)])
+        used = {ranked.rows[g[0]]["reference"] for _, g in task.ranked}
+        assert used == {ref for ref, i in photo.items() if i in set(train.tolist())}
+        assert all(len(g) == 6 for _, g in task.ranked)  # pristine + 5 levels of a group
+        assert len(task.ranked) == 3 * len(used)
+        sizes.append(len(used))
+    assert any(0 < n < len(photo) for n in sizes)  # parts that leave some sequences out
+    # the ranking term alone on them; the model file says what it trained on
+    out = tmp_path / "run"
+    assert main(["train-head", str(iqa_cache), "--out", str(out), "--scored-rank-features",
+                 str(own), "--mos-weight", "0", "--epochs", "1", "--members", "1",
+                 "--batch-size", "4", "--split-file", str(root / "splits.json"),
+                 "--split-index", "0"]) == 0
+    meta = load_model_file(out / "split0" / "model.safetensors").metadata
+    assert meta["training"]["scored_rank_features"] == [str(own)]
+    # a ranked set of other photos is refused in one line, before any training
+    capsys.readouterr()
+    code = main(["train-head", str(iqa_cache), "--out", str(tmp_path / "bad"),
+                 "--scored-rank-features", str(rank_cache)])
+    err = capsys.readouterr().err
+    assert code == 2 and "matches 0 photos" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

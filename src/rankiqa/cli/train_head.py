@@ -37,6 +37,10 @@ def add_parser(subparsers) -> None:
     add("--out", required=True, metavar="RUN_DIR", help="run folder (one sub-folder per split)")
     add("--rank-features", nargs="+", metavar="FILE",
         help="ranked-set caches for the all-pairs ranking term")
+    add("--scored-rank-features", nargs="+", metavar="FILE",
+        help="ranked-set caches distorted from FEATURES' own photos (`rankiqa distort` on the "
+        "dataset's image folder): each part ranks only its training photos' sequences, never "
+        "a test, validation or lockbox photo's")
     add("--eval-rank-features", metavar="FILE",
         help="a ranked-set cache scored for pair accuracy only (synthetic check)")
     add("--split-file", metavar="FILE",
@@ -96,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from rankiqa.training.cached_run import train_head
 
     config = config_from(HeadConfig, args, out=args.out, resume=resume_flag(args.resume),
-                         rank_features=list(args.rank_features or []))
+                         rank_features=list(args.rank_features or []),
+                         scored_rank_features=list(args.scored_rank_features or []))
     results = train_head(config)
     brief = {name: {k: round(v, 4) for k, v in part.items() if isinstance(v, float)}
              for name, part in results["parts"].items()}

@@ -24,7 +24,7 @@ from rankiqa.core.model_file import build_metadata, save_model_file, scale_score
 from rankiqa.evaluation.metrics import CI_MIN_IMAGES, CI_RESAMPLES, bootstrap_interval
 from rankiqa.models.ensemble import ensemble_of
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
-from rankiqa.training.head import HeadTask, pair_accuracy
+from rankiqa.training.head import HeadTask, pair_accuracy, scored_references
 from rankiqa.training.options import HeadConfig
 from rankiqa.training.top import TopTask
 from rankiqa.training.trainer import Trainer
@@ -71,9 +71,13 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     if "target" not in cache.rows[0]:
         raise UserError(f"{config.features}: not a cache of an IQA dataset (no opinion scores)")
     ranked = [read_features(p) for p in config.rank_features]
+    own = [read_features(p) for p in config.scored_rank_features]
     evalset = read_features(config.eval_rank_features) if config.eval_rank_features else None
-    names = [config.features, *config.rank_features] + ([config.eval_rank_features] if evalset else [])
-    check_compatible([cache, *ranked] + ([evalset] if evalset else []), names)
+    names = [config.features, *config.rank_features, *config.scored_rank_features] + \
+        ([config.eval_rank_features] if evalset else [])
+    check_compatible([cache, *ranked, *own] + ([evalset] if evalset else []), names)
+    scored = [(c, scored_references(cache, c, path))
+              for c, path in zip(own, config.scored_rank_features, strict=True)]
     n = len(cache.rows_of(0))
     out = Path(config.out)
     task_type = HeadTask if cache.cut is None else TopTask
@@ -86,9 +90,9 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     if ensemble and (task_type is not TopTask or config.merge_folds):
         raise UserError("--combine ensemble joins trained tops: it needs a cache made with "
                         "`rankiqa features --cut K`, and no --merge-folds")
-    if config.mos_weight == 0 and (not ranked or config.rank_weight == 0):
+    if config.mos_weight == 0 and (not ranked + own or config.rank_weight == 0):
         raise UserError("--mos-weight 0 trains the ranking term alone: it needs --rank-features "
-                        "and a --rank-weight above 0")
+                        "or --scored-rank-features and a --rank-weight above 0")
     if config.init is not None and task_type is not TopTask:
         raise UserError("--init goes on training a top: it needs a cache made with "
                         "`rankiqa features --cut K`")
@@ -112,7 +116,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                 val, train = _validation_split(train_all, member_config)
                 member_splits.append((val, train))
             task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m,
-                             **start)
+                             scored=scored, **start)
             trainer = Trainer(task, out / name / f"member-{m}",
                               iters=config.epochs * task.steps_per_epoch,
                               val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
@@ -248,6 +252,8 @@ def save_packaged(config: HeadConfig, cache: FeatureCache, net: torch.nn.Module,
         {**score, "range": [0, 100], "direction": "higher is better"},
         training={"task": "rankiqa train-head", "features": config.features,
                   "rank_features": list(config.rank_features),
+                  **({"scored_rank_features": list(config.scored_rank_features)}
+                     if config.scored_rank_features else {}),
                   "members": config.members if members is None else members,
                   "combine": config.combine, "seed": config.seed,
                   "weights": "float16" if config.half else "float32",

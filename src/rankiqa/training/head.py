@@ -11,7 +11,8 @@ that scores images like any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 
+from rankiqa.core.errors import UserError
 from rankiqa.core.model_file import scale_scores
 from rankiqa.losses import ranking_hinge_loss
 from rankiqa.models import build_model
@@ -28,6 +30,36 @@ from rankiqa.training.options import HeadConfig
 
 SQUASHED = {"squash": "logistic"}
 
+#: a ranked cache of the opinion-scored photos, with each reference's photo (its dataset index
+#: in the scored cache): :func:`scored_references`
+ScoredRanked = tuple[FeatureCache, dict[str, int]]
+
+
+def scored_references(cache: FeatureCache, ranked: FeatureCache, name: str) -> dict[str, int]:
+    """The photo of ``cache`` (its dataset index) that each reference of
+    ``ranked`` was distorted from: ``rankiqa distort`` names a reference by its path below the
+    folder it read, without suffix, so ``trainingImages/t1`` is the photo whose id ends in
+    ``trainingImages/t1.bmp`` (whole path components). A reference matching no photo, or
+    several, is an error naming ``name``.
+
+    >>> from types import SimpleNamespace as NS
+    >>> photos = NS(rows=[{"id": "Images/10.bmp", "flip": 0}, {"id": "Images/t/1.JPG", "flip": 0}],
+    ...             rows_of=lambda flip: {0: 0, 1: 1})
+    >>> scored_references(photos, NS(rows=[{"reference": "t/1"}, {"reference": "10"}]), "set")
+    {'t/1': 1, '10': 0}
+    """
+    paths = {i: PurePosixPath(cache.rows[k]["id"]).with_suffix("").parts
+             for i, k in cache.rows_of(0).items()}
+    found: dict[str, int] = {}
+    for ref in dict.fromkeys(r["reference"] for r in ranked.rows):
+        parts = PurePosixPath(ref).parts
+        photos = [i for i, p in paths.items() if p[len(p) - len(parts):] == parts]
+        if len(photos) != 1:
+            raise UserError(f"{name}: reference {ref!r} matches {len(photos)} photos of the "
+                            "opinion-scored cache (it must name exactly one)")
+        found[ref] = photos[0]
+    return found
+
 
 class HeadTask:
     """One head on one training part (a :class:`~rankiqa.training.trainer.Task`)."""
@@ -35,7 +67,7 @@ class HeadTask:
     kind, select = "head", "val_srocc"
 
     def __init__(self, config: HeadConfig, cache: FeatureCache, ranked: list[FeatureCache],
-                 train: np.ndarray, val: np.ndarray, seed: int):
+                 train: np.ndarray, val: np.ndarray, seed: int, scored: Sequence[ScoredRanked] = ()):
         self.config, self.cache, self.seed = config, cache, seed
         self.train_idx, self.val_idx = train, val
         self.targets = np.array([float(r["target"]) for r in cache.rows if not int(r["flip"])])
@@ -50,6 +82,9 @@ class HeadTask:
             self.model.norm.running_mean.copy_(cache.stats[seen].mean(0))
             self.model.norm.running_var.copy_(cache.stats[seen].var(0) + 1e-6)
         self.ranked = [(c, g) for c in ranked for g in c.ranked_groups()]
+        own = set(train.tolist())  # never a test, validation or lockbox photo's sequences
+        self.ranked += [(c, g) for c, photo in scored for g in c.ranked_groups()
+                        if photo[c.rows[g[0]]["reference"]] in own]
         self.steps_per_epoch = max(1, len(train) // config.batch_size)
 
     def head(self, z: torch.Tensor) -> torch.Tensor:

@@ -117,6 +117,9 @@ class HeadConfig:
     features: str  #: IQA feature cache (``rankiqa features --dataset NAME``)
     out: str  #: run folder
     rank_features: list[str] = field(default_factory=list)  #: ranked caches for the hinge term
+    #: ranked caches distorted from the opinion-scored photos themselves: each part ranks only
+    #: the sequences of its own training photos (:func:`~rankiqa.training.head.scored_references`)
+    scored_rank_features: list[str] = field(default_factory=list)
     eval_rank_features: str | None = None  #: a ranked cache for the synthetic check only
     split_file: str | None = None  #: ``None``: train on every image
     split_index: str = "all"  #: a split number, or ``all`` (every split but the lockbox)

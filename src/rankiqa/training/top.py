@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from rankiqa.models import build_model
 from rankiqa.models.heads import StatsHead
 from rankiqa.models.quality import QualityNet
 from rankiqa.training.features import FeatureCache
-from rankiqa.training.head import HeadTask
+from rankiqa.training.head import HeadTask, ScoredRanked
 from rankiqa.training.options import HeadConfig
 
 __all__ = ["TopModel", "TopTask", "average_states", "initial_network"]
@@ -156,10 +157,11 @@ class TopTask(HeadTask):
     kind = "top"
 
     def __init__(self, config: HeadConfig, cache: FeatureCache, ranked: list[FeatureCache],
-                 train: np.ndarray, val: np.ndarray, seed: int, init: str | Path | None = None):
+                 train: np.ndarray, val: np.ndarray, seed: int,
+                 scored: Sequence[ScoredRanked] = (), init: str | Path | None = None):
         if cache.maps is None:
             raise UserError(f"{config.features}: has no cut (rankiqa features --cut K)")
-        super().__init__(config, cache, ranked, train, val, seed)
+        super().__init__(config, cache, ranked, train, val, seed, scored)
         torch.manual_seed(config.seed)
         if init is None:
             net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
