@@ -324,6 +324,41 @@ def test_ranking_alone_then_init_continues_each_part_from_its_own_model(cut_cach
     assert (moved - start).norm() < (moved - other).norm()
 
 
+def test_an_ensemble_run_starts_each_member_from_the_same_member(cut_caches, tmp_path,
+                                                                  capsys) -> None:
+    """Both stages as ensembles: `--init` with an ensemble run folder starts member k of each
+    part from member k of the same-named part (`models.ensemble.member_of`), and a run that is
+    not an ensemble of as many members is refused in one line."""
+    from rankiqa.models.ensemble import member_of
+    from rankiqa.training.options import HeadConfig
+    from rankiqa.training.top import TopTask
+
+    root, csv, iqa, rank = cut_caches
+    common = ["--rank-features", str(rank), "--epochs", "1", "--batch-size", "4", "--hidden",
+              "8", "--val-fraction", "0", "--members", "2", "--combine", "ensemble"]
+    stage1, stage2 = tmp_path / "stage1", tmp_path / "stage2"
+    assert main(["train-head", str(iqa), "--out", str(stage1), "--mos-weight", "0",
+                 *common]) == 0
+    start = load_model_file(stage1 / "all" / "model.safetensors")
+    cache, ranked = read_features(iqa), read_features(rank)
+    config = HeadConfig(features=str(iqa), out="unused", hidden=8, members=2,
+                        combine="ensemble")
+    for m in (0, 1):
+        task = TopTask(config, cache, [ranked], np.arange(10), np.zeros(0, int), seed=m,
+                       init=stage1 / "all" / "model.safetensors", member=m)
+        want = member_of(start.net, m)[0].state_dict()
+        assert all(torch.equal(task.model.net.state_dict()[k], v) for k, v in want.items())
+    assert main(["train-head", str(iqa), "--out", str(stage2), "--init", str(stage1),
+                 *common]) == 0
+    second = load_model_file(stage2 / "all" / "model.safetensors")
+    assert second.metadata["model_config"]["ensemble"]["members"] == 2
+    capsys.readouterr()
+    assert main(["train-head", str(iqa), "--out", str(tmp_path / "one"), "--init", str(stage1),
+                 *common[:-4], "--members", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--members 2" in err and err.count("\n") == 1 and not (tmp_path / "one").exists()
+
+
 def test_init_and_mos_weight_refusals_are_one_line_errors(cut_caches, tmp_path,
                                                            capsys) -> None:
     from rankiqa.inference.model.loading import untrained_model

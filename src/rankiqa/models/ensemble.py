@@ -31,6 +31,9 @@ Examples
 >>> mean = (nets[0](x) * 10 + 50 + nets[1](x) * 20 + 40) / 2
 >>> torch.allclose(both(x), mean, atol=1e-4)
 True
+>>> again, score = member_of(both, 1)  # and back: member 1 alone, with its score scale
+>>> torch.allclose(again.eval()(x), nets[1](x), atol=1e-5), score
+(True, {'offset': 40.0, 'scale': 20.0})
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from rankiqa.models.heads import StatsHead
 
 __all__ = [
     "EnsembleStatsHead", "TopEnsemble", "bottom_difference", "ensemble_of", "ensemble_parts",
-    "top_parameter_names",
+    "member_of", "top_parameter_names",
 ]
 
 
@@ -223,6 +226,37 @@ def ensemble_of(nets: list[nn.Module], scores: list[dict[str, Any]], cut: int) -
     for key in ("mean", "std"):
         getattr(ensemble, key).copy_(getattr(first, key))
     return ensemble
+
+
+def member_of(ensemble: nn.Module, member: int) -> tuple[nn.Module, dict[str, float]]:
+    """Member ``member`` of an ensemble network (:func:`ensemble_of`'s inverse): one
+    :class:`~rankiqa.models.QualityNet` — the shared bottom, that member's top and stats head —
+    and its score scale (``offset``, ``scale``: its linear score is ``offset + scale * raw``)."""
+    from rankiqa.models.quality import model_from_config
+
+    backbone, head = ensemble.backbone, ensemble.head
+    if not isinstance(backbone, TopEnsemble):
+        raise UserError("not an ensemble network")
+    if not 0 <= member < backbone.members:
+        raise UserError(f"member {member}: the ensemble has members 0..{backbone.members - 1}")
+    config = {k: v for k, v in ensemble.config.items() if k != "ensemble"}
+    net = model_from_config(config)
+    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("_tops.")}
+    if member:
+        cut, prefix = backbone.cut, f"_tops.{member - 1}."
+        for key, value in backbone.state_dict().items():
+            if not key.startswith(prefix):
+                continue
+            key = key[len(prefix):]
+            if key.startswith("blocks."):
+                index, rest = key.split(".", 2)[1:]
+                key = f"_blocks.{int(index) + cut}.{rest}"
+            state[key] = value
+    net.backbone.load_state_dict(state)
+    net.head.load_state_dict(head.heads[member].state_dict())
+    for key in ("mean", "std"):
+        getattr(net, key).copy_(getattr(ensemble, key))
+    return net, {"offset": float(head.offset[member]), "scale": float(head.scale[member])}
 
 
 def ensemble_parts(config: dict[str, Any]) -> tuple[TopEnsemble, EnsembleStatsHead]:

@@ -116,7 +116,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                 val, train = _validation_split(train_all, member_config)
                 member_splits.append((val, train))
             task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m,
-                             scored=scored, **start)
+                             scored=scored, **start,
+                             **({"member": m} if start and ensemble else {}))
             trainer = Trainer(task, out / name / f"member-{m}",
                               iters=config.epochs * task.steps_per_epoch,
                               val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,

@@ -114,17 +114,24 @@ def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
             for k, v in first.items()}
 
 
-def initial_network(path: str | Path, cache: FeatureCache) -> QualityNet:
+def initial_network(path: str | Path, cache: FeatureCache, member: int | None = None,
+                    members: int = 1) -> QualityNet:
     """The network of a model file, to go on training its top on ``cache`` (``train-head
-    --init``): one EfficientNet-Lite stats-head network (not an ensemble) whose frozen bottom
-    (stem, blocks ``0 .. cut-1``) is the one that made the cache, up to float16 rounding."""
+    --init``): one EfficientNet-Lite stats-head network whose frozen bottom (stem, blocks
+    ``0 .. cut-1``) is the one that made the cache, up to float16 rounding. An ensemble file
+    starts only an ensemble run of as many ``members``: ``member`` k starts from its member k
+    (:func:`~rankiqa.models.ensemble.member_of`)."""
     from rankiqa.inference.model.loading import load_model_file
-    from rankiqa.models.ensemble import bottom_difference
+    from rankiqa.models.ensemble import bottom_difference, member_of
 
     model = load_model_file(path)
     config, net = model.metadata["model_config"], model.net
     if config.get("ensemble"):
-        raise UserError(f"--init {path}: needs one network, not an ensemble")
+        count = int(config["ensemble"]["members"])
+        if member is None or members != count:
+            raise UserError(f"--init {path}: an ensemble of {count} members starts only "
+                            f"`--combine ensemble --members {count}`")
+        net = member_of(net, member)[0]
     if config.get("backbone") != cache.meta["backbone"]:
         raise UserError(f"--init {path}: a {config.get('backbone')} network; the cache was made "
                         f"with {cache.meta['backbone']}")
@@ -158,7 +165,8 @@ class TopTask(HeadTask):
 
     def __init__(self, config: HeadConfig, cache: FeatureCache, ranked: list[FeatureCache],
                  train: np.ndarray, val: np.ndarray, seed: int,
-                 scored: Sequence[ScoredRanked] = (), init: str | Path | None = None):
+                 scored: Sequence[ScoredRanked] = (), init: str | Path | None = None,
+                 member: int | None = None):
         if cache.maps is None:
             raise UserError(f"{config.features}: has no cut (rankiqa features --cut K)")
         super().__init__(config, cache, ranked, train, val, seed, scored)
@@ -167,7 +175,7 @@ class TopTask(HeadTask):
             net = build_model(cache.meta["backbone"], "stats", cache.meta["weights"],
                               head_hidden=None if config.hidden == 256 else config.hidden)
         else:
-            net = initial_network(init, cache)
+            net = initial_network(init, cache, member, config.members)
         self.model = TopModel(net, cache.cut).eval()
         self._crop_rng = np.random.default_rng([seed, 11])  # --map-crop windows
         if init is not None:
