@@ -10,7 +10,7 @@ and written as a model file.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from rankiqa.core.model_file import build_metadata, save_model_file, scale_score
 from rankiqa.evaluation.metrics import CI_MIN_IMAGES, CI_RESAMPLES, bootstrap_interval
 from rankiqa.models.ensemble import ensemble_of
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
-from rankiqa.training.head import HeadTask, pair_accuracy, scored_references
+from rankiqa.training.head import HeadTask, ScoredRanked, pair_accuracy, scored_references
 from rankiqa.training.options import HeadConfig
 from rankiqa.training.top import TopTask
 from rankiqa.training.trainer import Trainer
@@ -56,17 +56,17 @@ def _parts(config: HeadConfig, n: int) -> list[tuple[str, np.ndarray, np.ndarray
     return [(f"split{s.index}", np.array(s.train), np.array(s.test), s.lockbox) for s in chosen]
 
 
-def train_head(config: HeadConfig) -> dict[str, Any]:
-    """Train, for each asked training part, ``members`` heads; merge them; test; package.
+@dataclass
+class _Caches:
+    """The feature caches of one ``train-head`` run, read and checked together."""
 
-    Writes ``OUT/PART/member-K/`` (trainer runs), ``OUT/PART/model.safetensors`` and
-    ``OUT/results.json`` (per part: validation, test SROCC/PLCC, synthetic pairs; the pooled
-    out-of-fold numbers over cross-validation parts, with SROCC's 95 % bootstrap interval).
-    """
-    if config.members < 1 or config.epochs < 1 or config.batch_size < 1:
-        raise UserError("--members, --epochs and --batch-size must be positive")
-    if not 0 <= config.val_fraction < 1:
-        raise UserError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
+    mos: FeatureCache  #: the opinion-scored photos
+    ranked: list[FeatureCache]  #: ranked sets used whole (``--rank-features``)
+    scored: list[ScoredRanked]  #: ranked sets of the scored photos (``--scored-rank-features``)
+    evalset: FeatureCache | None  #: the synthetic check (``--eval-rank-features``)
+
+
+def _read_caches(config: HeadConfig) -> _Caches:
     cache = read_features(config.features)
     if "target" not in cache.rows[0]:
         raise UserError(f"{config.features}: not a cache of an IQA dataset (no opinion scores)")
@@ -78,68 +78,59 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     check_compatible([cache, *ranked, *own] + ([evalset] if evalset else []), names)
     scored = [(c, scored_references(cache, c, path))
               for c, path in zip(own, config.scored_rank_features, strict=True)]
-    n = len(cache.rows_of(0))
-    out = Path(config.out)
-    task_type = HeadTask if cache.cut is None else TopTask
-    if config.merge_folds and task_type is not TopTask:
+    return _Caches(cache, ranked, scored, evalset)
+
+
+def _task_type(config: HeadConfig, caches: _Caches) -> type[HeadTask]:
+    """The task the options and the cache ask for — a head on frozen features, or the top above
+    a ``--cut`` — once every option has been checked against it."""
+    if config.members < 1 or config.epochs < 1 or config.batch_size < 1:
+        raise UserError("--members, --epochs and --batch-size must be positive")
+    if not 0 <= config.val_fraction < 1:
+        raise UserError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
+    top = caches.mos.cut is not None
+    if config.merge_folds and not top:
         raise UserError("--merge-folds averages weights of the trained top: it needs a cache "
                         "made with `rankiqa features --cut K`")
     if config.combine not in ("average", "ensemble"):
         raise UserError(f"--combine: expected average or ensemble, got {config.combine!r}")
-    ensemble = config.combine == "ensemble"
-    if ensemble and (task_type is not TopTask or config.merge_folds):
+    if config.combine == "ensemble" and (not top or config.merge_folds):
         raise UserError("--combine ensemble joins trained tops: it needs a cache made with "
                         "`rankiqa features --cut K`, and no --merge-folds")
-    if config.mos_weight == 0 and (not ranked + own or config.rank_weight == 0):
+    if config.mos_weight == 0 and (not caches.ranked + caches.scored or config.rank_weight == 0):
         raise UserError("--mos-weight 0 trains the ranking term alone: it needs --rank-features "
                         "or --scored-rank-features and a --rank-weight above 0")
-    if config.init is not None and task_type is not TopTask:
+    if config.init is not None and not top:
         raise UserError("--init goes on training a top: it needs a cache made with "
                         "`rankiqa features --cut K`")
-    fold_states: list[dict[str, torch.Tensor]] = []
-    fold_scores: list[dict[str, Any]] = []
-    results: dict[str, Any] = {"config": asdict(config), "parts": {}}
-    pooled_idx, pooled_pred = [], []
-    parts = _parts(config, n)
+    return TopTask if top else HeadTask
+
+
+def train_head(config: HeadConfig) -> dict[str, Any]:
+    """Train, for each asked training part, ``members`` heads; merge them; test; package.
+
+    Writes ``OUT/PART/member-K/`` (trainer runs), ``OUT/PART/model.safetensors`` and
+    ``OUT/results.json`` (per part: validation, test SROCC/PLCC, synthetic pairs; the pooled
+    out-of-fold numbers over cross-validation parts, with SROCC's 95 % bootstrap interval).
+    """
+    caches = _read_caches(config)
+    task_type = _task_type(config, caches)
+    out = Path(config.out)
+    parts = _parts(config, len(caches.mos.rows_of(0)))
     if config.merge_folds and sum(not lockbox for *_, lockbox in parts) < 2:
         raise UserError("--merge-folds needs at least two cross-validation parts "
                         "(--split-file with --split-index all)")
     starts = {name: _init_file(config, name) for name, *_ in parts}
+    fold_states: list[dict[str, torch.Tensor]] = []
+    fold_scores: list[dict[str, Any]] = []
+    results: dict[str, Any] = {"config": asdict(config), "parts": {}}
+    pooled_idx, pooled_pred = [], []
     for name, train_all, test, lockbox in parts:
-        heads, members, tasks, member_splits = [], [], [], []
-        start = {"init": starts[name]} if starts[name] is not None else {}
-        for m in range(config.members):
-            # averaged members share the first seed's validation part and initialisation; an
-            # ensemble's member m is the whole run of seed + m
-            member_config = replace(config, seed=config.seed + m) if ensemble else config
-            if ensemble or m == 0:
-                val, train = _validation_split(train_all, member_config)
-                member_splits.append((val, train))
-            task = task_type(member_config, cache, ranked, train, val, seed=config.seed + m,
-                             scored=scored, **start,
-                             **({"member": m} if start and ensemble else {}))
-            trainer = Trainer(task, out / name / f"member-{m}",
-                              iters=config.epochs * task.steps_per_epoch,
-                              val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
-                              resume=config.resume, extra={"head_config": asdict(config)})
-            summary = trainer.fit()
-            trainer.load_best()
-            heads.append({k: v.clone() for k, v in task.model.state_dict().items()})
-            best = summary["best"] or {"step": summary["steps"]}  # no validation: the last
-            members.append({"best_step": best["step"],
-                            **({"val_srocc": round(best["val_srocc"], 4)} if len(val) else {})})
-            tasks.append(task)
-        if ensemble:
-            val, train = member_splits[0]  # the first member's, reported
-            task = TopEnsembleTask(tasks, cache.cut)
-        else:
-            task.merged(heads)  # predictions of the merged model, same scale
+        task, part = _train_part(config, caches, task_type, train_all, starts[name], out / name)
         if not lockbox and config.merge_folds:
             fold_states.append({k: v.clone() for k, v in task.model.state_dict().items()})
             fold_scores.append(dict(task.score))
-        part: dict[str, Any] = {"members": members, "lockbox": lockbox,
-                                **task.validate(0),
-                                "train": len(train), "val": len(val), "test": len(test)}
+        part = {**part, "lockbox": lockbox, **task.validate(0), "test": len(test)}
         if len(test):
             p = task.predict(test)
             part["test_srocc"] = float(spearmanr(p, task.targets[test])[0])
@@ -147,13 +138,14 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             if not lockbox:
                 pooled_idx += test.tolist()
                 pooled_pred += p.tolist()
-        if evalset is not None:
+        if caches.evalset is not None:
             with torch.inference_mode():
-                scores = task.scores(evalset, list(range(len(evalset.rows))))
-                part["pairs"] = pair_accuracy(scores, evalset.ranked_groups())
-        part["model"] = str(save_packaged(config, cache, task.network(), task.score, out / name,
+                scores = task.scores(caches.evalset, list(range(len(caches.evalset.rows))))
+                part["pairs"] = pair_accuracy(scores, caches.evalset.ranked_groups())
+        part["model"] = str(save_packaged(config, caches.mos, task.network(), task.score,
+                                          out / name,
                                           {k: v for k, v in part.items() if k != "members"},
-                                          members=len(tasks)))
+                                          members=len(part["members"])))
         results["parts"][name] = part
     if len(pooled_idx) > 1:
         y = task.targets[pooled_idx]
@@ -163,10 +155,47 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             results["pooled"]["srocc_ci95"] = list(
                 bootstrap_interval(pooled_pred, y, resamples=CI_RESAMPLES))
     if config.merge_folds:
-        results["merged"] = _merge_folds(config, cache, evalset, task, fold_states, fold_scores,
-                                         out / "merged")
+        results["merged"] = _merge_folds(config, caches.mos, caches.evalset, task, fold_states,
+                                         fold_scores, out / "merged")
     write_json(out / "results.json", results)
     return results
+
+
+def _train_part(config: HeadConfig, caches: _Caches, task_type: type[HeadTask],
+                train_all: np.ndarray, start: Path | None, folder: Path
+                ) -> tuple[Any, dict[str, Any]]:
+    """Train one part's ``members`` (``FOLDER/member-K``) and combine them: the combined task
+    (its predictions are the model file's) and the part's members, training and validation
+    sizes."""
+    ensemble = config.combine == "ensemble"
+    heads, members, tasks, member_splits = [], [], [], []
+    for m in range(config.members):
+        # averaged members share the first seed's validation part and initialisation; an
+        # ensemble's member m is the whole run of seed + m, started from the start's member m
+        member_config = replace(config, seed=config.seed + m) if ensemble else config
+        if ensemble or m == 0:
+            member_splits.append(_validation_split(train_all, member_config))
+        val, train = member_splits[-1]
+        begin = {} if start is None else {"init": start, **({"member": m} if ensemble else {})}
+        task = task_type(member_config, caches.mos, caches.ranked, train, val,
+                         seed=config.seed + m, scored=caches.scored, **begin)
+        trainer = Trainer(task, folder / f"member-{m}",
+                          iters=config.epochs * task.steps_per_epoch,
+                          val_every=task.steps_per_epoch, log_every=task.steps_per_epoch,
+                          resume=config.resume, extra={"head_config": asdict(config)})
+        summary = trainer.fit()
+        trainer.load_best()
+        heads.append({k: v.clone() for k, v in task.model.state_dict().items()})
+        best = summary["best"] or {"step": summary["steps"]}  # no validation: the last
+        members.append({"best_step": best["step"],
+                        **({"val_srocc": round(best["val_srocc"], 4)} if len(val) else {})})
+        tasks.append(task)
+    val, train = member_splits[0]  # the first member's, reported
+    if ensemble:
+        task = TopEnsembleTask(tasks, caches.mos.cut)
+    else:
+        task.merged(heads)  # predictions of the merged model, same scale
+    return task, {"members": members, "train": len(train), "val": len(val)}
 
 
 def _init_file(config: HeadConfig, part: str) -> Path | None:
