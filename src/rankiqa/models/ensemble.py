@@ -232,7 +232,7 @@ def member_of(ensemble: nn.Module, member: int) -> tuple[nn.Module, dict[str, fl
     """Member ``member`` of an ensemble network (:func:`ensemble_of`'s inverse): one
     :class:`~rankiqa.models.QualityNet` — the shared bottom, that member's top and stats head —
     and its score scale (``offset``, ``scale``: its linear score is ``offset + scale * raw``)."""
-    from rankiqa.models.quality import model_from_config
+    from rankiqa.models.backbones import BACKBONES
 
     backbone, head = ensemble.backbone, ensemble.head
     if not isinstance(backbone, TopEnsemble):
@@ -240,7 +240,10 @@ def member_of(ensemble: nn.Module, member: int) -> tuple[nn.Module, dict[str, fl
     if not 0 <= member < backbone.members:
         raise UserError(f"member {member}: the ensemble has members 0..{backbone.members - 1}")
     config = {k: v for k, v in ensemble.config.items() if k != "ensemble"}
-    net = model_from_config(config)
+    single = BACKBONES[config["backbone"]].build()
+    hidden = config.get("head_hidden")
+    net = type(ensemble)(single, StatsHead(single.tap_channels, 256 if hidden is None else int(hidden)),
+                         config)  # a QualityNet like the ensemble
     state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("_tops.")}
     if member:
         cut, prefix = backbone.cut, f"_tops.{member - 1}."
