@@ -244,10 +244,11 @@ def member_of(ensemble: nn.Module, member: int) -> tuple[nn.Module, dict[str, fl
     hidden = config.get("head_hidden")
     net = type(ensemble)(single, StatsHead(single.tap_channels, 256 if hidden is None else int(hidden)),
                          config)  # a QualityNet like the ensemble
-    state = {k: v for k, v in backbone.state_dict().items() if not k.startswith("_tops.")}
+    everything = backbone.state_dict()
+    state = {k: v for k, v in everything.items() if not k.startswith("_tops.")}
     if member:
         cut, prefix = backbone.cut, f"_tops.{member - 1}."
-        for key, value in backbone.state_dict().items():
+        for key, value in everything.items():
             if not key.startswith(prefix):
                 continue
             key = key[len(prefix):]
