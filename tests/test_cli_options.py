@@ -24,6 +24,7 @@ REQUIRED = {
     "features": ["root", "-o", "f.safetensors"],
     "train-head": ["f.safetensors", "--out", "run"],
     "ensemble": ["a.safetensors", "b.safetensors", "-o", "e.safetensors"],
+    "compare": ["a", "b"],
 }
 
 #: values that must be refused by every numeric option

@@ -13,6 +13,8 @@ import rankiqa.training.features as features_module
 from ranked_fixtures import make_ranked_set
 from rankiqa.cli import main
 from rankiqa.core.model_file import scale_scores
+from rankiqa.evaluation.compare import read_predictions
+from rankiqa.evaluation.metrics import srocc
 from rankiqa.inference.model.loading import load_model_file
 from rankiqa.training.features import read_features
 from test_finetune import brightness_dataset
@@ -87,11 +89,20 @@ def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
     for m in range(2):
         rows = (out / "split0" / f"member-{m}" / "metrics.csv").read_text().splitlines()
         assert rows[0].startswith("step,split") and len(rows) > 4
+    # every out-of-fold photo's prediction, for `rankiqa compare`; pooled SROCC follows from it
+    oof = read_predictions(out)
+    ids = {cache_row["id"] for cache_row in read_features(iqa_cache).rows}
+    assert len(oof) == 18 and set(oof) <= ids
+    target, pred = zip(*oof.values(), strict=True)
+    assert srocc(pred, target) == pytest.approx(results["pooled"]["srocc"])
+    assert main(["compare", str(out), str(out / "predictions.csv")]) == 0
+    assert "+0.000 [+0.000, +0.000]" in capsys.readouterr().out
     # the lockbox only when asked for by index
     assert main([*args[:4], "--split-file", str(root / "splits.json"), "--split-index", "3",
                  "--members", "1", "--epochs", "2"]) == 0
     box = json.loads((out / "results.json").read_text())["parts"]["split3"]
     assert box["lockbox"] and box["test"] == 6
+    assert len(read_predictions(out, lockbox=True)) == 6
     # the packaged head scores images exactly as the cache predicted (same protocol)
     model = load_model_file(out / "split0" / "model.safetensors")
     assert model.metadata["score"]["squash"] == "logistic"

@@ -34,6 +34,7 @@ SUMMARIES: dict[str, str] = {
     "ensemble": "join models trained on one --cut cache into one (their prediction ensemble)",
     "evaluate": "evaluate a model on an IQA dataset: SROCC, KROCC, PLCC, RMSE (raw and "
     "logistic-fitted)",
+    "compare": "compare two runs' predictions of the same photos (paired bootstrap)",
     "export": "convert checkpoints to model files, models to ONNX",
 }
 
@@ -52,6 +53,7 @@ SUBCOMMANDS: dict[str, str] = {
     "train-head": "train_head",
     "ensemble": "ensemble",
     "evaluate": "evaluate",
+    "compare": "compare",
     "export": "export",
 }
 

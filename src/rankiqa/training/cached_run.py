@@ -9,6 +9,8 @@ and written as a model file.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,8 +21,9 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from rankiqa.core.errors import UserError
-from rankiqa.core.files import write_json
+from rankiqa.core.files import write_json, write_text_atomic
 from rankiqa.core.model_file import build_metadata, save_model_file, scale_scores
+from rankiqa.evaluation.compare import PREDICTIONS_FILE
 from rankiqa.evaluation.metrics import CI_MIN_IMAGES, CI_RESAMPLES, bootstrap_interval
 from rankiqa.models.ensemble import ensemble_of
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
@@ -111,7 +114,9 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
 
     Writes ``OUT/PART/member-K/`` (trainer runs), ``OUT/PART/model.safetensors`` and
     ``OUT/results.json`` (per part: validation, test SROCC/PLCC, synthetic pairs; the pooled
-    out-of-fold numbers over cross-validation parts, with SROCC's 95 % bootstrap interval).
+    out-of-fold numbers over cross-validation parts, with SROCC's 95 % bootstrap interval) and
+    ``OUT/predictions.csv`` (each test photo's opinion score and prediction, for
+    :func:`rankiqa.evaluation.compare.compare_files`).
     """
     caches = _read_caches(config)
     task_type = _task_type(config, caches)
@@ -125,6 +130,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     fold_scores: list[dict[str, Any]] = []
     results: dict[str, Any] = {"config": asdict(config), "parts": {}}
     pooled_idx, pooled_pred = [], []
+    predictions: list[tuple[str, bool, np.ndarray, np.ndarray, np.ndarray]] = []
     for name, train_all, test, lockbox in parts:
         task, part = _train_part(config, caches, task_type, train_all, starts[name], out / name)
         if not lockbox and config.merge_folds:
@@ -135,6 +141,7 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
             p = task.predict(test)
             part["test_srocc"] = float(spearmanr(p, task.targets[test])[0])
             part["test_plcc"] = float(pearsonr(p, task.targets[test])[0])
+            predictions.append((name, lockbox, test, task.targets[test], p))
             if not lockbox:
                 pooled_idx += test.tolist()
                 pooled_pred += p.tolist()
@@ -157,8 +164,24 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
     if config.merge_folds:
         results["merged"] = _merge_folds(config, caches.mos, caches.evalset, task, fold_states,
                                          fold_scores, out / "merged")
+    if predictions:
+        write_text_atomic(out / PREDICTIONS_FILE, _predictions_csv(caches.mos, predictions))
     write_json(out / "results.json", results)
     return results
+
+
+def _predictions_csv(cache: FeatureCache,
+                     parts: list[tuple[str, bool, np.ndarray, np.ndarray, np.ndarray]]) -> str:
+    """One row per test photo of each part: its image id, opinion score and prediction."""
+    rows = cache.rows_of(0)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["part", "lockbox", "index", "image", "target", "prediction"])
+    for name, lockbox, test, targets, pred in parts:
+        for i, target, p in zip(test.tolist(), targets.tolist(), pred.tolist(), strict=True):
+            writer.writerow([name, int(lockbox), i, cache.rows[rows[i]]["id"], repr(target),
+                             repr(p)])
+    return text.getvalue()
 
 
 def _train_part(config: HeadConfig, caches: _Caches, task_type: type[HeadTask],
