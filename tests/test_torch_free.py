@@ -197,12 +197,14 @@ def test_readme_python_example_runs_without_torch(tmp_path: Path) -> None:
         ["evaluate", "--model", "default", "--dataset", "clive", "--root", "."],
         ["export", "--model", "default", "--format", "onnx", "m.onnx"],
         ["distort", "in", "out"],
+        ["compare", "a.csv", "b.csv"],
     ],
     ids=lambda c: c[0],
 )
 def test_torch_commands_say_which_install_they_need(command: list[str], tmp_path: Path) -> None:
-    """On the light install each command that needs torch shows its --help, and running it
-    ends in one line naming the extra and exit 2, never a traceback."""
+    """On the light install each command that needs the torch extra shows its --help, and
+    running it ends in one line naming what is missing and the extra, and exit 2, never a
+    traceback."""
     shown = _cli(command[0], "--help")
     assert shown.returncode == 0 and shown.stdout.startswith("usage: rankiqa"), shown.stderr
     run = subprocess.run(
@@ -213,7 +215,7 @@ def test_torch_commands_say_which_install_they_need(command: list[str], tmp_path
         cwd=tmp_path,
     )
     assert run.returncode == 2, run.stderr
-    assert run.stderr == (
-        f"rankiqa: error: rankiqa {command[0]} needs PyTorch: pip install 'rankiqa[torch]'\n"
-    )
+    needs = {"distort": "OpenCV (in the torch extra)", "compare": "SciPy (in the torch extra)"}
+    assert run.stderr == (f"rankiqa: error: rankiqa {command[0]} needs "
+                          f"{needs.get(command[0], 'PyTorch')}: pip install 'rankiqa[torch]'\n")
     assert not (tmp_path / "runs").exists()

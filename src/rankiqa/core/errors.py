@@ -17,6 +17,8 @@ TORCH_EXTRA = "pip install 'rankiqa[torch]'"
 TORCH_EXTRA_MODULES = frozenset(
     {"torch", "torchvision", "scipy", "cv2", "safetensors", "tqdm", "onnx"}
 )
+#: the names users know those modules by, where they differ
+_PACKAGE_NAMES = {"torch": "PyTorch", "scipy": "SciPy", "cv2": "OpenCV"}
 
 
 class TorchMissing(UserError, ImportError):
@@ -31,12 +33,21 @@ class TorchMissing(UserError, ImportError):
     rankiqa.core.errors.TorchMissing: model.with_protocol() needs PyTorch: pip install 'rankiqa[torch]'
     """
 
-    def __init__(self, what: str):
-        super().__init__(f"{what} needs PyTorch: {TORCH_EXTRA}")
+    def __init__(self, what: str, module: str = "torch"):
+        needs = _PACKAGE_NAMES.get(module, module)
+        if module != "torch":
+            needs += " (in the torch extra)"
+        super().__init__(f"{what} needs {needs}: {TORCH_EXTRA}")
 
 
 def torch_missing(exc: ModuleNotFoundError, what: str) -> TorchMissing | None:
     """A :class:`TorchMissing` for ``what`` when ``exc`` is a module of the torch extra missing
-    (``None`` for any other missing module)."""
+    (``None`` for any other missing module); it names the module when that is not torch.
+
+    >>> print(torch_missing(ModuleNotFoundError(name="scipy.stats"), "rankiqa compare"))
+    rankiqa compare needs SciPy (in the torch extra): pip install 'rankiqa[torch]'
+    >>> torch_missing(ModuleNotFoundError(name="yaml"), "rankiqa compare") is None
+    True
+    """
     name = (exc.name or "").partition(".")[0]
-    return TorchMissing(what) if name in TORCH_EXTRA_MODULES else None
+    return TorchMissing(what, name) if name in TORCH_EXTRA_MODULES else None
