@@ -29,7 +29,8 @@ import numpy as np
 from rankiqa.core.errors import UserError
 from rankiqa.evaluation.metrics import CI_RESAMPLES, bootstrap_interval, plcc, srocc
 
-__all__ = ["PREDICTIONS_FILE", "Predictions", "compare_predictions", "read_predictions"]
+__all__ = ["PREDICTIONS_FILE", "Predictions", "compare_files", "compare_predictions",
+           "format_comparison", "read_predictions"]
 
 #: the name ``rankiqa train-head`` gives its out-of-fold (and lockbox) predictions in a run folder
 PREDICTIONS_FILE = "predictions.csv"
@@ -60,9 +61,10 @@ def read_predictions(path: str | Path, lockbox: bool = False) -> Predictions:
         if missing:
             raise UserError(f"{path}: not a predictions file (no column {', '.join(missing)})")
         for line, row in enumerate(reader, start=2):
-            if (row.get("lockbox") or "0").strip() not in ("0", "1"):
+            flag = (row.get("lockbox") or "0").strip()
+            if flag not in ("0", "1"):
                 raise UserError(f"{path}:{line}: lockbox must be 0 or 1")
-            if (row.get("lockbox") or "0").strip() != ("1" if lockbox else "0"):
+            if flag != ("1" if lockbox else "0"):
                 continue
             image = row["image"]
             if image in rows:
