@@ -124,8 +124,11 @@ def test_train_head_cv_lockbox_and_model_file(caches, capsys) -> None:
 def test_no_validation_part_keeps_the_last_epoch(caches) -> None:
     root, _, iqa_cache, _ = caches
     out = root / "noval"
+    out.mkdir()
+    (out / "predictions.csv").write_text("left by an earlier run in this folder\n")
     assert main(["train-head", str(iqa_cache), "--out", str(out), "--val-fraction", "0",
                  "--members", "1", "--epochs", "3", "--batch-size", "4"]) == 0
+    assert not (out / "predictions.csv").exists()  # no test part: no predictions, none stale
     part = json.loads((out / "results.json").read_text())["parts"]["all"]
     steps = json.loads((out / "all" / "member-0" / "summary.json").read_text())["steps"]
     assert part["val"] == 0 and part["train"] == len(read_features(iqa_cache).rows_of(0))

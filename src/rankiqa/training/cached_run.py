@@ -166,6 +166,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
                                          fold_scores, out / "merged")
     if predictions:
         write_text_atomic(out / PREDICTIONS_FILE, _predictions_csv(caches.mos, predictions))
+    else:  # no test part: a file left by an earlier run in this folder is not this run's
+        (out / PREDICTIONS_FILE).unlink(missing_ok=True)
     write_json(out / "results.json", results)
     return results
 
