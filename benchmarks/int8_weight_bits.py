@@ -21,8 +21,6 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from rankiqa.core.imageio import read_image
 from rankiqa.core.model_file import read_metadata
 from rankiqa.core.protocol import InputProtocol
@@ -32,28 +30,12 @@ from rankiqa.inference.export.quantize import (
     calibration_images,
     graph_scores,
     quantize_graph,
+    score_drift,
 )
 from rankiqa.inference.model.paths import packaged_models_dir
+from rankiqa.inference.scoring.cpu import cpu_flags
 
 INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-
-
-def cpu_flags() -> list[str]:
-    """The int8-relevant x86 flags of this CPU (Linux's /proc/cpuinfo; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    return [f for f in INT8_FLAGS if f in flags]
-
-
-def drift(q: np.ndarray, fp32: np.ndarray) -> dict[str, float]:
-    d = np.abs(q - fp32)
-    return {"within_2_points": round(float(np.mean(d <= 2)), 4),
-            "p99": round(float(np.quantile(d, 0.99)), 2), "max": round(float(d.max()), 2),
-            "mean": round(float(d.mean()), 3)}
 
 
 def main() -> None:
@@ -74,11 +56,11 @@ def main() -> None:
         graph = quantize_graph(fp32_graph, Path(tmp) / "int8-8bit.onnx", calibration, protocol,
                                eight_bit)
         fp32, t32 = graph_scores(fp32_graph, images, protocol)
-        result = {"model": args.model, "photos": len(images), "cpu_flags": cpu_flags(),
+        result = {"model": args.model, "photos": len(images), "cpu_flags": [f for f in cpu_flags() if f in INT8_FLAGS],
                   "fp32_ms_per_image_1_thread": round(1000 * t32, 1)}
         for name, path in (("int8_7bit_weights_shipped", shipped), ("int8_8bit_weights", graph)):
             scores, seconds = graph_scores(path, images, protocol)
-            result[name] = {**drift(scores, fp32), "ms_per_image_1_thread": round(1000 * seconds, 1),
+            result[name] = {**score_drift(scores, fp32), "ms_per_image_1_thread": round(1000 * seconds, 1),
                             "fp32_over_int8": round(t32 / seconds, 2)}
     print(json.dumps(result, indent=1))
 

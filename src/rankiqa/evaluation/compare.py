@@ -20,7 +20,8 @@ works too.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+import io
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,28 @@ from rankiqa.core.errors import UserError
 from rankiqa.evaluation.metrics import CI_RESAMPLES, bootstrap_interval, plcc, srocc
 
 __all__ = ["PREDICTIONS_FILE", "Predictions", "compare_files", "compare_predictions",
-           "format_comparison", "read_predictions"]
+           "format_comparison", "predictions_csv", "read_predictions"]
 
 #: the name ``rankiqa train-head`` gives its out-of-fold (and lockbox) predictions in a run folder
 PREDICTIONS_FILE = "predictions.csv"
-_COLUMNS = ("image", "target", "prediction")
+#: the columns ``rankiqa train-head`` writes; a comparison needs the last three
+PREDICTION_COLUMNS = ("part", "lockbox", "index", "image", "target", "prediction")
+_COLUMNS = PREDICTION_COLUMNS[3:]
 _METRICS = {"srocc": srocc, "plcc": plcc}
 
 #: image id -> (target, prediction)
 Predictions = dict[str, tuple[float, float]]
+
+
+def predictions_csv(rows: Iterable[tuple[str, bool, int, str, float, float]]) -> str:
+    """The text of a predictions file: one (part, lockbox, index, image, target, prediction)
+    row per test photo, the format :func:`read_predictions` reads."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(PREDICTION_COLUMNS)
+    for part, lockbox, index, image, target, prediction in rows:
+        writer.writerow([part, int(lockbox), index, image, repr(target), repr(prediction)])
+    return text.getvalue()
 
 
 def read_predictions(path: str | Path, lockbox: bool = False) -> Predictions:

@@ -9,8 +9,6 @@ and written as a model file.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -23,7 +21,7 @@ from scipy.stats import pearsonr, spearmanr
 from rankiqa.core.errors import UserError
 from rankiqa.core.files import write_json, write_text_atomic
 from rankiqa.core.model_file import build_metadata, save_model_file, scale_scores
-from rankiqa.evaluation.compare import PREDICTIONS_FILE
+from rankiqa.evaluation.compare import PREDICTIONS_FILE, predictions_csv
 from rankiqa.evaluation.metrics import CI_MIN_IMAGES, CI_RESAMPLES, bootstrap_interval
 from rankiqa.models.ensemble import ensemble_of
 from rankiqa.training.features import FeatureCache, check_compatible, read_features
@@ -176,14 +174,10 @@ def _predictions_csv(cache: FeatureCache,
                      parts: list[tuple[str, bool, np.ndarray, np.ndarray, np.ndarray]]) -> str:
     """One row per test photo of each part: its image id, opinion score and prediction."""
     rows = cache.rows_of(0)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["part", "lockbox", "index", "image", "target", "prediction"])
-    for name, lockbox, test, targets, pred in parts:
-        for i, target, p in zip(test.tolist(), targets.tolist(), pred.tolist(), strict=True):
-            writer.writerow([name, int(lockbox), i, cache.rows[rows[i]]["id"], repr(target),
-                             repr(p)])
-    return text.getvalue()
+    return predictions_csv(
+        (name, lockbox, i, cache.rows[rows[i]]["id"], target, p)
+        for name, lockbox, test, targets, pred in parts
+        for i, target, p in zip(test.tolist(), targets.tolist(), pred.tolist(), strict=True))
 
 
 def _train_part(config: HeadConfig, caches: _Caches, task_type: type[HeadTask],

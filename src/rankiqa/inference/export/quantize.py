@@ -265,6 +265,18 @@ def graph_scores(
     return np.asarray(scores), seconds / max(1, len(images))
 
 
+def score_drift(int8: np.ndarray, fp32: np.ndarray) -> dict[str, float]:
+    """How far int8 scores lie from fp32's: the quantile and the share :func:`accepted` judges,
+    the maximum and the mean (points)."""
+    drift = np.abs(int8 - fp32)
+    return {
+        f"drift_p{int(DRIFT_QUANTILE * 100)}": round(float(np.quantile(drift, DRIFT_QUANTILE)), 3),
+        "drift_max": round(float(drift.max()), 3),
+        "drift_mean": round(float(drift.mean()), 3),
+        "within_2_points": round(float(np.mean(drift <= MAX_DRIFT)), 4),
+    }
+
+
 def compare_precisions(
     fp32_graph: str | os.PathLike,
     int8_graph: str | os.PathLike,
@@ -282,16 +294,12 @@ def compare_precisions(
     images = [read_image(p, draft_size=None) for p in photos]
     fp32, t32 = graph_scores(fp32_graph, images, protocol)
     int8, t8 = graph_scores(int8_graph, images, protocol)
-    drift = np.abs(int8 - fp32)
     return {
         "photos": len(images),
         "srocc_fp32": round(float(spearmanr(fp32, mos)[0]), 4),
         "srocc_int8": round(float(spearmanr(int8, mos)[0]), 4),
         "pearson_fp32_int8": round(float(np.corrcoef(fp32, int8)[0, 1]), 4),
-        f"drift_p{int(DRIFT_QUANTILE * 100)}": round(float(np.quantile(drift, DRIFT_QUANTILE)), 3),
-        "drift_max": round(float(drift.max()), 3),
-        "drift_mean": round(float(drift.mean()), 3),
-        "within_2_points": round(float(np.mean(drift <= MAX_DRIFT)), 4),
+        **score_drift(int8, fp32),
         "cpu_ms_per_image_1_thread_fp32": round(1000 * t32, 1),
         "cpu_ms_per_image_1_thread_int8": round(1000 * t8, 1),
         "cpu_ratio_fp32_over_int8": round(t32 / t8, 2),

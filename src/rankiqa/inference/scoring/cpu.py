@@ -56,16 +56,26 @@ def configure_cpu(threads: int | None = None, malloc: bool = True) -> None:
         tune_malloc()
 
 
+def _cpu_flags_line() -> str:
+    """The ``flags`` line of Linux's ``/proc/cpuinfo`` ("" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            return next((line for line in handle if line.startswith("flags")), "")
+    except OSError:
+        return ""
+
+
+def cpu_flags() -> list[str]:
+    """This CPU's feature flags as Linux names them (``avx2``, ``avx512_vnni``, ...); empty
+    where ``/proc/cpuinfo`` is not there."""
+    return _cpu_flags_line().partition(":")[2].split()
+
+
 def _cpu_signature() -> str:
     """What an optimised graph depends on besides the graph: machine, CPU features, runtime."""
     import onnxruntime as ort
 
-    flags = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "")
-    except OSError:
-        pass
+    flags = _cpu_flags_line()
     return f"{ort.__version__}|{platform.machine()}|{platform.processor()}|{flags}"
 
 
